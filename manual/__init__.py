@@ -1,0 +1,18 @@
+"""dualgrad's hand-written side: a NumPy MLP with backprop written out by hand.
+
+NumPy only: this package never imports jax or `reference`.
+"""
+
+from .activations import ACTIVATIONS as ACTIVATIONS
+from .activations import Activation as Activation
+from .activations import register_activation as register_activation
+from .initializers import init_params as init_params
+from .losses import LOSSES as LOSSES
+from .network import backward as backward
+from .network import forward as forward
+from .network import forward_with_cache as forward_with_cache
+from .network import loss as loss
+from .network import loss_and_grads as loss_and_grads
+from .spec import ACTIVATION_NAMES as ACTIVATION_NAMES
+from .spec import LOSS_NAMES as LOSS_NAMES
+from .spec import NetworkSpec as NetworkSpec

@@ -1,0 +1,166 @@
+"""Hidden-layer activations a = f(z), each written next to its derivative f'(z).
+
+Every derivative takes both the pre-activation `z` and the activation `a = f(z)`
+(arrays of the same shape) and returns da/dz elementwise; each uses whichever is
+cheaper and more accurate: σ' = a(1 − a) reuses the output, gelu' needs z.
+In backprop the derivative multiplies the upstream gradient: dz = da ⊙ f'(z).
+
+NOTE: at a kink the derivative is a convention, not a fact. We use jax.nn's
+conventions so that the reference agrees to the last bit of meaning:
+relu'(0) = 0, leaky_relu'(0) = 1 (jax.nn.leaky_relu takes the x ≥ 0 branch),
+elu'(0) = 1 (α·exp(0), and the right-hand slope is 1 as well for α = 1).
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Dict, NamedTuple
+
+import numpy as np
+
+from . import spec as _spec
+
+LEAKY_SLOPE = 0.01  # jax.nn.leaky_relu's default negative_slope
+ELU_ALPHA = 1.0  # jax.nn.elu's default alpha
+GELU_C = np.sqrt(2.0 / np.pi)  # gelu's tanh approximation: u = c (z + 0.044715 z³)
+GELU_K = 0.044715
+
+
+class Activation(NamedTuple):
+    """An activation: `forward(z) -> a` and `derivative(z, a) -> da/dz`."""
+
+    name: str
+    forward: Callable[[np.ndarray], np.ndarray]
+    derivative: Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+def identity(z):
+    """a = z"""
+    return z
+
+
+def identity_derivative(z, a):
+    """da/dz = 1"""
+    return np.ones_like(z)
+
+
+def relu(z):
+    """a = max(z, 0)"""
+    return np.maximum(z, 0.0)
+
+
+def relu_derivative(z, a):
+    """da/dz = 1 if z > 0 else 0.  NOTE: 0 at z = 0, as jax.nn.relu."""
+    return (z > 0).astype(z.dtype)
+
+
+def leaky_relu(z):
+    """a = z if z ≥ 0 else 0.01 z"""
+    return np.where(z >= 0, z, LEAKY_SLOPE * z)
+
+
+def leaky_relu_derivative(z, a):
+    """da/dz = 1 if z ≥ 0 else 0.01.  NOTE: 1 at z = 0, as jax.nn.leaky_relu."""
+    return np.where(z >= 0, 1.0, LEAKY_SLOPE).astype(z.dtype)
+
+
+def elu(z):
+    """a = z if z > 0 else α (eᶻ − 1)"""
+    return np.where(z > 0, z, ELU_ALPHA * np.expm1(np.minimum(z, 0.0)))
+
+
+def elu_derivative(z, a):
+    """da/dz = 1 if z > 0 else α eᶻ = a + α.  NOTE: α = 1 at z = 0, as jax.nn.elu."""
+    return np.where(z > 0, 1.0, a + ELU_ALPHA).astype(z.dtype)
+
+
+def sigmoid(z):
+    """a = σ(z) = 1 / (1 + e⁻ᶻ), computed as exp(−log(1 + e⁻ᶻ)) so no exp overflows."""
+    return np.exp(-np.logaddexp(0.0, -z))
+
+
+def sigmoid_derivative(z, a):
+    """da/dz = σ(z)(1 − σ(z)) = a (1 − a)"""
+    return a * (1.0 - a)
+
+
+def tanh(z):
+    """a = tanh(z)"""
+    return np.tanh(z)
+
+
+def tanh_derivative(z, a):
+    """da/dz = 1 − tanh²(z) = (1 − a)(1 + a), the factored form is exact near saturation."""
+    return (1.0 - a) * (1.0 + a)
+
+
+def softplus(z):
+    """a = log(1 + eᶻ), as logaddexp(0, z) so large z does not overflow."""
+    return np.logaddexp(0.0, z)
+
+
+def softplus_derivative(z, a):
+    """da/dz = σ(z)"""
+    return sigmoid(z)
+
+
+def silu(z):
+    """a = z σ(z)"""
+    return z * sigmoid(z)
+
+
+def silu_derivative(z, a):
+    """da/dz = σ(z) + z σ(z)(1 − σ(z)) = σ(z)(1 + z (1 − σ(z)))"""
+    s = sigmoid(z)
+    return s * (1.0 + z * (1.0 - s))
+
+
+def gelu(z):
+    """a = ½ z (1 + tanh u),  u = √(2/π) (z + 0.044715 z³)"""
+    u = GELU_C * (z + GELU_K * z**3)
+    return 0.5 * z * (1.0 + np.tanh(u))
+
+
+def gelu_derivative(z, a):
+    """da/dz = ½ (1 + tanh u) + ½ z (1 − tanh² u) √(2/π) (1 + 3·0.044715 z²)"""
+    t = np.tanh(GELU_C * (z + GELU_K * z**3))
+    return 0.5 * (1.0 + t) + 0.5 * z * (1.0 - t * t) * GELU_C * (1.0 + 3.0 * GELU_K * z * z)
+
+
+ACTIVATIONS: Dict[str, Activation] = {
+    act.name: act
+    for act in (
+        Activation("identity", identity, identity_derivative),
+        Activation("relu", relu, relu_derivative),
+        Activation("leaky_relu", leaky_relu, leaky_relu_derivative),
+        Activation("elu", elu, elu_derivative),
+        Activation("gelu", gelu, gelu_derivative),
+        Activation("silu", silu, silu_derivative),
+        Activation("sigmoid", sigmoid, sigmoid_derivative),
+        Activation("tanh", tanh, tanh_derivative),
+        Activation("softplus", softplus, softplus_derivative),
+    )
+}
+BUILT_IN = tuple(ACTIVATIONS)
+assert BUILT_IN == tuple(_spec.ACTIVATION_NAMES)
+
+
+def get_activation(name: str) -> Activation:
+    try:
+        return ACTIVATIONS[name]
+    except KeyError:
+        raise ValueError(f"unknown activation {name!r}; valid names: {', '.join(ACTIVATIONS)}") from None
+
+
+def register_activation(name: str, forward, derivative) -> Activation:
+    """Add a hidden activation: `forward(z) -> a` and `derivative(z, a) -> da/dz`.
+
+    The name becomes valid in `NetworkSpec` at once. Register the JAX twin with
+    `reference.register_activation(name, fn)` so that verification covers it.
+    """
+    if not callable(forward) or not callable(derivative):
+        raise TypeError("register_activation needs two callables: forward(z) and derivative(z, a)")
+    if name in BUILT_IN:
+        raise ValueError(f"{name!r} is a built-in activation; register yours under another name")
+    _spec.register_activation_name(name)
+    ACTIVATIONS[name] = Activation(name, forward, derivative)
+    return ACTIVATIONS[name]

@@ -1,0 +1,119 @@
+"""The forward pass with its cache, and backprop layer by layer.
+
+Shapes: N is the batch, layer l maps fan_in = sizes[l-1] units to
+fan_out = sizes[l] units. For L layers:
+
+    a₀ = X                                   (N, sizes[0])
+    z_l = a_{l-1} W_l + b_l                  (N, sizes[l])
+    a_l = f_l(z_l)        for l < L          (hidden activations)
+    s = z_L                                  (N, sizes[L]) the logits
+    loss = head_loss(s, Y) + (λ/2) Σ_l ‖W_l‖²
+
+Backward, with d<name> = ∂loss/∂<name> throughout:
+
+    ds = head gradient (for example (softmax(s) − Y) / N)
+    dW_l = a_{l-1}ᵀ dz_l + λ W_l,   db_l = Σₙ dz_l,   da_{l-1} = dz_l W_lᵀ
+    dz_{l-1} = da_{l-1} ⊙ f'_{l-1}(z_{l-1})
+"""
+
+from __future__ import annotations
+
+from typing import List, NamedTuple, Tuple
+
+import numpy as np
+
+from .activations import get_activation
+from .losses import get_loss
+from .spec import NetworkSpec
+from .validation import check_inputs, check_params, check_spec, encode_targets, params_dtype
+
+
+class LayerCache(NamedTuple):
+    """What one layer's forward keeps for its backward."""
+
+    a_in: np.ndarray  # (N, fan_in)  the layer's input a_{l-1}, for dW = a_inᵀ dz
+    z: np.ndarray  # (N, fan_out)  pre-activation, for f'(z)
+    a: np.ndarray  # (N, fan_out)  activation f(z), for f' written in a (σ, tanh); the logits' layer keeps a = z
+
+
+def dense_forward(a_in, W, b):
+    """z = a W + b"""
+    return a_in @ W + b  # (N, fan_in) @ (fan_in, fan_out) + (fan_out,) -> (N, fan_out)
+
+
+def dense_backward(dz, a_in, W):
+    """z = a W + b  ⇒  dW = aᵀ dz,  db = Σₙ dz,  da = dz Wᵀ."""
+    dW = a_in.T @ dz  # (fan_in, N) @ (N, fan_out) -> (fan_in, fan_out)
+    db = dz.sum(axis=0)  # (fan_out,)
+    da = dz @ W.T  # (N, fan_out) @ (fan_out, fan_in) -> (N, fan_in)
+    return da, dW, db
+
+
+def forward_with_cache(spec: NetworkSpec, params, X) -> Tuple[np.ndarray, List[LayerCache]]:
+    """The logits s = z_L and every layer's cache. Inputs are assumed checked."""
+    caches = []
+    a = X  # (N, sizes[0])
+    for l, (W, b) in enumerate(params):
+        z = dense_forward(a, W, b)  # (N, sizes[l+1])
+        is_last = l == len(params) - 1
+        a_next = z if is_last else get_activation(spec.hidden[l]).forward(z)
+        caches.append(LayerCache(a, z, a_next))
+        a = a_next
+    return a, caches  # logits: (N, sizes[-1])
+
+
+def backward(spec: NetworkSpec, params, caches: List[LayerCache], ds) -> list:
+    """[(dW, db), ...] from the logits' gradient ds, walking the layers in reverse."""
+    grads = [None] * len(params)
+    dz = ds  # (N, sizes[-1]): the last layer's z is the logits
+    for l in reversed(range(len(params))):
+        W, _ = params[l]
+        da_in, dW, db = dense_backward(dz, caches[l].a_in, W)
+        if spec.l2:
+            dW = dW + spec.l2 * W  # ∂/∂W of (λ/2)‖W‖² is λ W
+        grads[l] = (dW, db)
+        if l > 0:
+            prev = caches[l - 1]
+            dz = da_in * get_activation(spec.hidden[l - 1]).derivative(prev.z, prev.a)  # (N, sizes[l])
+    return grads
+
+
+def l2_penalty(spec: NetworkSpec, params) -> float:
+    """(λ/2) Σ_l ‖W_l‖²  (biases are not penalised)."""
+    if not spec.l2:
+        return 0.0
+    return 0.5 * spec.l2 * sum(float(np.sum(W * W)) for W, _ in params)
+
+
+def _checked(spec, params, X):
+    check_spec(spec)
+    params = check_params(spec, params)
+    X = check_inputs(spec, X, dtype=params_dtype(params))
+    return params, X
+
+
+def forward(spec: NetworkSpec, params, X) -> np.ndarray:
+    """The head's output: σ(s) (N, 1) for binary_cross_entropy, softmax(s) (N, K) for
+    cross_entropy, s itself (N, K) for mse."""
+    params, X = _checked(spec, params, X)
+    logits, _ = forward_with_cache(spec, params, X)
+    return get_loss(spec.loss).output(logits)
+
+
+def loss(spec: NetworkSpec, params, X, y) -> float:
+    """The scalar loss, L2 penalty included."""
+    value, _ = loss_and_grads(spec, params, X, y)
+    return value
+
+
+def loss_and_grads(spec: NetworkSpec, params, X, y) -> Tuple[float, list]:
+    """(loss, [(dW, db), ...]) by hand: forward with caches, then backprop in reverse.
+
+    Computed in the dtype of `params` (float64 or float32); the inputs are never modified.
+    """
+    params, X = _checked(spec, params, X)
+    Y = encode_targets(spec, y, X.shape[0], dtype=X.dtype)  # (N, sizes[-1])
+    logits, caches = forward_with_cache(spec, params, X)
+    value, ds = get_loss(spec.loss).value_and_dlogits(logits, Y)
+    grads = backward(spec, params, caches, ds)
+    return value + l2_penalty(spec, params), grads

@@ -1,0 +1,11 @@
+"""dualgrad's reference side: the same networks in JAX (float64), gradients from jax.grad.
+
+It shares only the description of a network (`manual.spec`, and the input
+checks in `manual.validation`) with the hand-written side, never its math.
+"""
+
+from . import _x64  # noqa: F401  (float64 before anything else)
+from .activations import register_activation as register_activation
+from .network import forward as forward
+from .network import loss as loss
+from .network import loss_and_grads as loss_and_grads

@@ -1,0 +1,133 @@
+"""A fast path to the reference: many network shapes, one compiled function.
+
+`jax.grad` compiles for every new shape, so a property test that draws random
+architectures would spend its time compiling (about 2 examples/s eagerly, 7/s
+with a jit per shape). This module pads every network into one *bucket* shape
+and compiles once per bucket:
+
+- weights and biases are zero-padded to (L, D, D) and (L, D); padded units
+  have zero incoming and outgoing weights, so they change no real value and
+  receive no real gradient (their entries are simply dropped at the end);
+- the hidden activation of each layer is chosen at run time by `lax.switch`
+  on an integer code, so one program covers every mix of activations;
+- the logits are taken from the real last layer (a run-time index); layers
+  past it compute on zeros and feed nothing into the loss;
+- padded rows and padded outputs are masked out of the loss, which still
+  divides by the real N (and K for mse).
+
+It is kept apart from the plain reference (`reference.network`), and
+tests/test_bucketed.py proves the two equal. Use `loss_and_grads` exactly like
+`reference.loss_and_grads`.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from manual import spec as _spec
+from manual.validation import check_inputs, check_params, check_spec, encode_targets
+
+from .activations import get_activation
+
+MIN_LAYERS, MIN_WIDTH, MIN_BATCH = 5, 32, 64
+LOSS_CODES = {name: i for i, name in enumerate(_spec.LOSS_NAMES)}
+_NEG = -1e300  # stands for −∞ in masked logits: exp underflows to 0, and 0 · _NEG stays finite
+
+
+def bucket_for(spec, n):
+    """(layers, width, batch) of the bucket: layers rounded up to a multiple of 5,
+    width and batch to powers of two, and at least (5, 32, 64)."""
+    return (
+        MIN_LAYERS * -(-spec.n_layers // MIN_LAYERS),
+        max(MIN_WIDTH, _next_pow2(max(spec.sizes))),
+        max(MIN_BATCH, _next_pow2(n)),
+    )
+
+
+def _next_pow2(x):
+    return 1 << (int(x) - 1).bit_length()
+
+
+def _masked_losses(s, Y, row_mask, out_mask, n, k):
+    """The three head losses and outputs on padded logits s (B, D); padding masked out."""
+
+    def bce(_):
+        s0, y0 = s[:, 0], Y[:, 0]  # (B,)
+        per_row = -(y0 * jax.nn.log_sigmoid(s0) + (1 - y0) * jax.nn.log_sigmoid(-s0))
+        return jnp.sum(row_mask * per_row) / n, jnp.zeros_like(s).at[:, 0].set(jax.nn.sigmoid(s0))
+
+    def ce(_):
+        masked = jnp.where(out_mask, s, _NEG)  # (B, D) padded classes get probability 0
+        log_p = jax.nn.log_softmax(masked, axis=1)
+        per_row = -jnp.sum(jnp.where(out_mask, Y * log_p, 0.0), axis=1)  # (B,)
+        return jnp.sum(row_mask * per_row) / n, jnp.exp(log_p) * out_mask
+
+    def mse(_):
+        r = (s - Y) * out_mask * row_mask[:, None]  # (B, D)
+        return jnp.sum(r * r) / (n * k), s
+
+    return [bce, ce, mse]  # in LOSS_NAMES order
+
+
+@lru_cache(maxsize=None)
+def _compiled(activation_names):
+    """One jitted value-and-grad for every bucket (jit caches per bucket shape)."""
+    branches = [get_activation(name) for name in activation_names]
+
+    def total_loss(Ws, bs, X, Y, codes, last, loss_code, row_mask, out_mask, n, k, l2, layer_mask):
+        a = X  # (B, D)
+        zs = []
+        for l in range(Ws.shape[0]):
+            z = a @ Ws[l] + bs[l]  # (B, D)
+            zs.append(z)
+            a = jax.lax.switch(codes[l], branches, z)
+        s = jnp.stack(zs)[last]  # (B, D) the real last layer's z: the logits
+        value, out = jax.lax.switch(loss_code, _masked_losses(s, Y, row_mask, out_mask, n, k), None)
+        penalty = 0.5 * l2 * jnp.sum(layer_mask * jnp.sum(Ws * Ws, axis=(1, 2)))
+        return value + penalty, out
+
+    return jax.jit(jax.value_and_grad(total_loss, argnums=(0, 1), has_aux=True))
+
+
+def _pad(spec, params, X, Y):
+    L, D, B = bucket_for(spec, X.shape[0])
+    n, k = X.shape[0], spec.sizes[-1]
+    Ws, bs = np.zeros((L, D, D)), np.zeros((L, D))
+    for l, (W, b) in enumerate(params):
+        Ws[l, : W.shape[0], : W.shape[1]] = W
+        bs[l, : b.shape[0]] = b
+    Xp, Yp = np.zeros((B, D)), np.zeros((B, D))
+    Xp[:n, : X.shape[1]] = X
+    Yp[:n, :k] = Y
+    identity = _spec.ACTIVATION_NAMES.index("identity")
+    codes = np.full(L, identity, dtype=np.int32)
+    codes[: len(spec.hidden)] = [_spec.ACTIVATION_NAMES.index(h) for h in spec.hidden]
+    row_mask = (np.arange(B) < n).astype(np.float64)
+    out_mask = (np.arange(D) < k).astype(np.float64)
+    layer_mask = (np.arange(L) < spec.n_layers).astype(np.float64)
+    return (Ws, bs, Xp, Yp, codes, np.int32(spec.n_layers - 1), np.int32(LOSS_CODES[spec.loss]),
+            row_mask, out_mask, np.float64(n), np.float64(k), np.float64(spec.l2), layer_mask)
+
+
+def forward_loss_and_grads(spec, params, X, y):
+    """(head output, loss, grads) in one compiled call; same values as the plain reference."""
+    check_spec(spec)
+    params = check_params(spec, params)
+    X = check_inputs(spec, X, dtype=np.float64)
+    Y = encode_targets(spec, y, X.shape[0])
+    fn = _compiled(tuple(_spec.ACTIVATION_NAMES))
+    (value, out), (dWs, dbs) = fn(*_pad(spec, params, X, Y))
+    dWs, dbs = np.asarray(dWs), np.asarray(dbs)
+    grads = [(dWs[l, :i, :o], dbs[l, :o]) for l, ((i, o), _) in enumerate(spec.layer_shapes())]
+    n, k = X.shape[0], spec.sizes[-1]
+    return np.asarray(out)[:n, :k], float(value), grads
+
+
+def loss_and_grads(spec, params, X, y):
+    """As `reference.loss_and_grads`, through the bucketed compiled function."""
+    _, value, grads = forward_loss_and_grads(spec, params, X, y)
+    return value, grads

@@ -1,0 +1,57 @@
+"""The same network in JAX (float64): a plain forward, the loss, and jax.grad for the backward.
+
+No caches and no hand-written derivatives: `loss_and_grads` is
+`jax.value_and_grad(loss)`. Inputs are checked with the same validation as
+`manual` (bookkeeping, not math), then converted to float64.
+"""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from manual.validation import check_inputs, check_params, check_spec, encode_targets
+
+from .activations import get_activation
+from .losses import HEADS, LOSSES
+
+
+def logits(spec, params, X):
+    """s = z_L after a_l = f_l(a_{l-1} W_l + b_l) for the hidden layers."""
+    a = X
+    for l, (W, b) in enumerate(params):
+        z = a @ W + b
+        a = z if l == len(params) - 1 else get_activation(spec.hidden[l])(z)
+    return a
+
+
+def total_loss(params, spec, X, Y):
+    """head loss of the logits + (λ/2) Σ ‖W‖²"""
+    penalty = 0.5 * spec.l2 * sum(jnp.sum(W**2) for W, _ in params)
+    return LOSSES[spec.loss](logits(spec, params, X), Y) + penalty
+
+
+def _to_jax(spec, params, X, y=None):
+    check_spec(spec)
+    params = check_params(spec, params)
+    X = check_inputs(spec, X, dtype=np.float64)
+    jparams = [(jnp.asarray(W, jnp.float64), jnp.asarray(b, jnp.float64)) for W, b in params]
+    Y = None if y is None else jnp.asarray(encode_targets(spec, y, X.shape[0]))
+    return jparams, jnp.asarray(X), Y
+
+
+def forward(spec, params, X):
+    """The head's output, as manual.forward (a NumPy float64 array)."""
+    jparams, X, _ = _to_jax(spec, params, X)
+    return np.asarray(HEADS[spec.loss](logits(spec, jparams, X)))
+
+
+def loss(spec, params, X, y):
+    jparams, X, Y = _to_jax(spec, params, X, y)
+    return float(total_loss(jparams, spec, X, Y))
+
+
+def loss_and_grads(spec, params, X, y):
+    """(loss, [(dW, db), ...]) with the gradients from jax.value_and_grad, as NumPy float64."""
+    jparams, X, Y = _to_jax(spec, params, X, y)
+    value, grads = jax.value_and_grad(total_loss)(jparams, spec, X, Y)
+    return float(value), [(np.asarray(dW), np.asarray(db)) for dW, db in grads]
