@@ -9,3 +9,13 @@ from .activations import register_activation as register_activation
 from .network import forward as forward
 from .network import loss as loss
 from .network import loss_and_grads as loss_and_grads
+
+
+def __getattr__(name):
+    """`reference.check_gradients`, imported on first use: `dualgrad.check` compares with
+    `manual`, and importing it eagerly would load manual's math with the reference."""
+    if name == "check_gradients":
+        from dualgrad.check import check_gradients
+
+        return check_gradients
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

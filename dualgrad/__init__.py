@@ -1,0 +1,15 @@
+"""dualgrad's tools: compare the hand-written NumPy backprop (`manual`) with jax.grad (`reference`).
+
+    from dualgrad import check_gradients
+    report = check_gradients(spec, params, X, y, fd=True)
+    print(report.table()); assert report.passed
+
+The command line is `dualgrad verify | explain | train` (see `dualgrad.cli`).
+"""
+
+__version__ = "0.1.0"
+
+from .check import GradientReport as GradientReport
+from .check import GradientRow as GradientRow
+from .check import check_gradients as check_gradients
+from .check import random_case as random_case

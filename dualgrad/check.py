@@ -1,0 +1,363 @@
+"""Check one network's hand-written gradients against jax.grad (and, optionally, finite differences).
+
+    report = check_gradients(spec, params, X, y, fd=True)
+    report.passed            # every row passes
+    print(report.table())    # one row per layer and parameter
+    report.to_json()         # the same, machine-readable
+
+Both sides run in float64 (params, X and float targets are cast first). The
+manual side is `manual.loss_and_grads`; the reference is `reference.bucketed`
+(one compiled jax.grad for every shape, proven equal to the plain reference in
+tests/test_bucketed.py).
+
+Tolerance against jax.grad, per leaf (one dW or db), elementwise
+(`dualgrad.compare`, the one comparison every gradient check uses):
+
+    |manual − ref| ≤ 1e-9·|ref| + 1e-9·max|ref over the leaf| + 1e-12
+
+NumPy and jax.grad compute the same sums in different orders and agree to
+about 1e-11 relative, so 1e-9 keeps a wide margin while any real backprop
+mistake (a missing 1/N, a wrong derivative) is off by O(1). The absolute floor
+covers saturated units (σ or tanh near ±1): their tiny gradients are computed
+from a rounded activation and carry rounding of order 1e-16.
+
+Finite differences (fd=True), central, for every entry θ of every leaf:
+
+    FD = (L(θ + h) − L(θ − h)) / 2h,   h = 1e-6·max(1, |θ|)
+
+L is the manual forward and loss (L2 penalty included), evaluated from the
+changed layer on. Its error is truncation, O(h²·L'''), plus rounding of the
+loss, O(ε·|L| / h) ≈ 1e-10·|L|: far above jax.grad's 1e-11, hence the much
+looser tolerance on |manual − FD|:
+
+    |manual − FD| ≤ 1e-5·|FD| + 1e-5·max|FD over the leaf| + 1e-7·max(1, |L|)
+
+NOTE: at a kink the two disagree by design. relu at z = 0 has derivative 0 by
+convention (as jax.nn.relu), but a central difference across the kink sees the
+average slope ½. An entry whose ±h perturbations put some hidden pre-activation
+of a non-smooth activation (relu, leaky_relu, or any registered one not known to
+be smooth) on different sides of 0 is marked `on_kink` and left out of the FD
+verdict; its jax.grad comparison still counts.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from typing import Optional, Tuple
+
+import numpy as np
+
+import manual
+from manual.activations import get_activation
+from manual.losses import get_loss
+from manual.network import forward_with_cache
+from manual.spec import NetworkSpec
+from manual.validation import check_inputs, check_params, check_spec, encode_targets
+from reference import bucketed
+
+from .compare import ATOL, RTOL, leaf_error
+
+FD_STEP = 1e-6  # h = FD_STEP·max(1, |θ|)
+FD_RTOL = 1e-5
+FD_LOSS_ATOL = 1e-7  # absolute floor, times max(1, |L|)
+
+# Activations whose first derivative is continuous everywhere: a central
+# difference is accurate across any z. elu (α = 1) is here: both one-sided slopes
+# at 0 are 1. Every other name, registered ones included, is watched for kinks at 0.
+SMOOTH = frozenset({"identity", "elu", "gelu", "silu", "sigmoid", "tanh", "softplus"})
+
+_CHUNK = 200_000  # floats per stacked perturbation batch (P·N·width)
+
+
+@dataclass(frozen=True)
+class GradientRow:
+    """How one leaf (layer `layer`'s dW or db) compares."""
+
+    layer: int  # 1-based
+    name: str  # 'dW' or 'db'
+    shape: Tuple[int, ...]
+    max_abs: float  # max |manual − jax.grad|
+    max_rel: float  # max |manual − jax.grad| / |jax.grad| (|jax.grad| floored at the absolute tolerance)
+    ref_passed: bool  # within the jax.grad tolerance
+    fd_max_abs: Optional[float] = None  # max |manual − FD| over entries not on a kink (None without fd)
+    fd_max_rel: Optional[float] = None
+    fd_passed: Optional[bool] = None
+    n_on_kink: int = 0  # entries whose FD straddles a kink (left out of the FD verdict)
+
+    @property
+    def on_kink(self) -> bool:
+        return self.n_on_kink > 0
+
+    @property
+    def passed(self) -> bool:
+        return self.ref_passed and self.fd_passed is not False
+
+    def to_dict(self) -> dict:
+        return {
+            "layer": self.layer,
+            "name": self.name,
+            "shape": list(self.shape),
+            "max_abs_err": _json_float(self.max_abs),
+            "max_rel_err": _json_float(self.max_rel),
+            "fd_max_abs_err": _json_float(self.fd_max_abs),
+            "fd_max_rel_err": _json_float(self.fd_max_rel),
+            "fd_passed": self.fd_passed,
+            "on_kink": self.on_kink,
+            "n_on_kink": self.n_on_kink,
+            "passed": self.passed,
+        }
+
+
+@dataclass(frozen=True)
+class GradientReport:
+    """The rows of one check, in order layer 1 dW, layer 1 db, layer 2 dW, ...
+
+    Iterate, index or take len() of it like a list of `GradientRow`.
+    """
+
+    spec: NetworkSpec
+    batch: int
+    loss: float  # manual
+    loss_reference: float  # jax
+    fd: bool
+    rows: Tuple[GradientRow, ...]
+
+    def __iter__(self):
+        return iter(self.rows)
+
+    def __len__(self):
+        return len(self.rows)
+
+    def __getitem__(self, i):
+        return self.rows[i]
+
+    @property
+    def passed(self) -> bool:
+        return all(row.passed for row in self.rows)
+
+    def to_dict(self) -> dict:
+        return {
+            "spec": self.spec.to_dict(),
+            "batch": self.batch,
+            "loss": _json_float(self.loss),
+            "loss_reference": _json_float(self.loss_reference),
+            "fd": self.fd,
+            "tolerance": tolerance_dict(self.fd),
+            "passed": self.passed,
+            "rows": [row.to_dict() for row in self.rows],
+        }
+
+    def to_json(self, indent: Optional[int] = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent)
+
+    def table(self) -> str:
+        """A plain-text table, one line per leaf, and a verdict line."""
+        header, lines = table_lines(self.rows, fd=self.fd)
+        verdict = "PASS" if self.passed else "FAIL"
+        return "\n".join([header, *lines, f"{verdict}: {summary_text(self.rows)}"])
+
+    def __str__(self) -> str:
+        return self.table()
+
+
+def tolerance_dict(fd: bool) -> dict:
+    tol = {"rtol": RTOL, "atol": ATOL}
+    if fd:
+        tol.update(fd_step=FD_STEP, fd_rtol=FD_RTOL, fd_loss_atol=FD_LOSS_ATOL)
+    return tol
+
+
+def check_gradients(spec: NetworkSpec, params, X, y, fd: bool = False) -> GradientReport:
+    """Compare `manual.loss_and_grads` with jax.grad (and central differences when fd=True).
+
+    spec    -- a NetworkSpec
+    params  -- [(W (fan_in, fan_out), b (fan_out,)), ...], float32 or float64 (cast to float64)
+    X       -- (N, sizes[0]) inputs
+    y       -- labels for the loss, as `manual.loss_and_grads` takes them
+    fd      -- also compute central finite differences of the manual loss
+
+    Returns a `GradientReport`: one row per layer and parameter with the max
+    absolute and relative error of manual vs jax.grad (tolerance in the module
+    docstring), the FD errors when fd=True, and the number of entries whose
+    FD straddles a kink (`on_kink`, not failed). Bad inputs raise the same
+    ValueError or TypeError as `manual.loss_and_grads`.
+    """
+    check_spec(spec)
+    params = [(np.asarray(W, np.float64), np.asarray(b, np.float64)) for W, b in check_params(spec, params)]
+    X = check_inputs(spec, X, dtype=np.float64)  # (N, sizes[0])
+    y = np.asarray(y)
+    if y.dtype.kind == "f":
+        y = y.astype(np.float64)
+    loss_m, grads_m = manual.loss_and_grads(spec, params, X, y)
+    _, loss_r, grads_r = bucketed.forward_loss_and_grads(spec, params, X, y)
+    fd_grads = _finite_differences(spec, params, X, y, loss_m) if fd else None
+    rows = []
+    for l, (gm, gr) in enumerate(zip(grads_m, grads_r)):
+        for k, name in enumerate(("dW", "db")):
+            err = leaf_error(f"layer {l + 1}, {name}", gm[k], gr[k])
+            row = dict(layer=l + 1, name=name, shape=tuple(gm[k].shape), max_abs=err.max_abs,
+                       max_rel=err.max_rel, ref_passed=err.passed)
+            if fd_grads is not None:
+                fd_value, kink = fd_grads[l][k]
+                row.update(_fd_errors(gm[k], fd_value, kink, loss_m))
+            rows.append(GradientRow(**row))
+    return GradientReport(spec, X.shape[0], float(loss_m), float(loss_r), bool(fd), tuple(rows))
+
+
+def random_case(spec: NetworkSpec, batch: int, seed: int = 0, zeros: float = 0.0):
+    """(params, X, y) for `spec` from one seed: He weights, small random biases, X ~ N(0, 1),
+    labels valid for the loss. `zeros` is the fraction of X set to exactly 0 (kinks on purpose)."""
+    rng = np.random.default_rng(seed)
+    params = []
+    for W, b in manual.init_params(spec, seed=seed):
+        params.append((W, rng.standard_normal(b.shape) * 0.1))  # W (fan_in, fan_out), b (fan_out,)
+    X = rng.standard_normal((batch, spec.sizes[0]))  # (N, n_in)
+    X[rng.random(X.shape) < zeros] = 0.0
+    k = spec.sizes[-1]
+    if spec.loss == "cross_entropy":
+        y = rng.integers(0, k, size=batch)  # (N,) class indices
+    elif spec.loss == "binary_cross_entropy":
+        y = rng.integers(0, 2, size=batch).astype(np.float64)  # (N,) 0/1
+    else:
+        y = rng.standard_normal((batch, k))  # (N, K) real targets
+    return params, X, y
+
+
+# ---- finite differences ---------------------------------------------------
+
+
+def _finite_differences(spec, params, X, y, loss_value):
+    """[((FD_W, kink_W), (FD_b, kink_b)), ...]: central differences of the manual loss, and
+    boolean masks of the entries whose ±h straddle a kink."""
+    Y = encode_targets(spec, y, X.shape[0])  # (N, K)
+    _, caches = forward_with_cache(spec, params, X)
+    out = []
+    for l, (W, b) in enumerate(params):
+        a_in, z = caches[l].a_in, caches[l].z  # (N, fan_in), (N, fan_out)
+        leaves = []
+        for theta, is_w in ((W, True), (b, False)):
+            fd = np.empty(theta.size)
+            kink = np.zeros(theta.size, dtype=bool)
+            width = max(spec.sizes[l + 1:])
+            chunk = max(1, _CHUNK // (X.shape[0] * width))
+            for start in range(0, theta.size, chunk):
+                idx = np.arange(start, min(theta.size, start + chunk))
+                fd[idx], kink[idx] = _fd_chunk(spec, params, Y, l, a_in, z, theta, is_w, idx)
+            leaves.append((fd.reshape(theta.shape), kink.reshape(theta.shape)))
+        out.append(tuple(leaves))
+    return out
+
+
+def _fd_chunk(spec, params, Y, l, a_in, z, theta, is_w, idx):
+    """FD and kink flags for the flat entries `idx` of layer l's W (is_w) or b, all at once:
+    each perturbation changes one column j of z_l, by ±h·a_in[:, i] (W[i, j]) or ±h (b[j])."""
+    P, fan_out = len(idx), z.shape[1]
+    values = theta.ravel()[idx]  # (P,)
+    h = FD_STEP * np.maximum(1.0, np.abs(values))  # (P,)
+    i, j = np.divmod(idx, fan_out) if is_w else (None, idx)
+    dz = h[:, None] * (a_in[:, i].T if is_w else np.ones((P, z.shape[0])))  # (P, N)
+    losses, hidden_zs = [], []
+    for sign in (1.0, -1.0):
+        zp = np.repeat(z[None], P, axis=0)  # (P, N, fan_out)
+        zp[np.arange(P), :, j] += sign * dz
+        logits, zs = _forward_from(spec, params, l, zp)  # (P, N, K)
+        data = np.array([get_loss(spec.loss).value_and_dlogits(s, Y)[0] for s in logits])  # (P,)
+        penalty = 0.5 * spec.l2 * ((values + sign * h) ** 2 - values**2) if is_w else 0.0  # (P,)
+        losses.append(data + penalty)
+        hidden_zs.append(zs)
+    fd = (losses[0] - losses[1]) / (2.0 * h)  # (P,)
+    kink = np.zeros(P, dtype=bool)
+    for (name, zplus), (_, zminus) in zip(*hidden_zs):
+        if name not in SMOOTH:
+            kink |= (np.sign(zplus) != np.sign(zminus)).any(axis=(1, 2))
+    return fd, kink
+
+
+def _forward_from(spec, params, l, z):
+    """The logits (P, N, K) from stacked pre-activations z (P, N, sizes[l+1]) of layer l (0-based),
+    and [(activation name, z), ...] of the hidden layers passed on the way."""
+    hidden = []
+    for m in range(l, len(params) - 1):
+        name = spec.hidden[m]
+        hidden.append((name, z))
+        W, b = params[m + 1]
+        z = get_activation(name).forward(z) @ W + b  # (P, N, sizes[m+1]) @ (sizes[m+1], sizes[m+2])
+    return z, hidden
+
+
+def _fd_errors(manual_grad, fd_grad, kink, loss_value) -> dict:
+    keep = ~kink
+    diff = np.abs(manual_grad - fd_grad)[keep]
+    fdk = np.abs(fd_grad)[keep]
+    if diff.size == 0:
+        return dict(fd_max_abs=0.0, fd_max_rel=0.0, fd_passed=True, n_on_kink=int(kink.sum()))
+    floor = FD_RTOL * fdk.max() + FD_LOSS_ATOL * max(1.0, abs(loss_value))
+    allowed = FD_RTOL * fdk + floor
+    diff = np.where(np.isnan(diff), np.inf, diff)
+    return dict(
+        fd_max_abs=float(diff.max()),
+        fd_max_rel=float((diff / np.maximum(fdk, floor)).max()),
+        fd_passed=bool((diff <= allowed).all()),
+        n_on_kink=int(kink.sum()),
+    )
+
+
+# ---- rendering --------------------------------------------------------------
+
+
+def table_lines(rows, fd: bool, prefix=None):
+    """(header, [line, ...]) of the text table. `prefix` is a list of (title, width, [cell per row])
+    columns put in front (the CLI's network id)."""
+    prefix = prefix or []
+    cols = [(title, width) for title, width, _ in prefix]
+    cols += [("layer", 5), ("param", 5), ("shape", 10), ("max abs err", 11), ("max rel err", 11)]
+    if fd:
+        cols += [("fd abs err", 10), ("fd rel err", 10), ("on kink", 7)]
+    cols += [("result", 6)]
+    header = "  ".join(title.rjust(width) if i >= len(prefix) else title.ljust(width)
+                       for i, (title, width) in enumerate(cols))
+    lines = []
+    for r, row in enumerate(rows):
+        cells = [str(cells[r]).ljust(width) for _, width, cells in prefix]
+        cells += [str(row.layer).rjust(5), row.name.rjust(5), _shape(row.shape).rjust(10),
+                  _num(row.max_abs).rjust(11), _num(row.max_rel).rjust(11)]
+        if fd:
+            cells += [_num(row.fd_max_abs).rjust(10), _num(row.fd_max_rel).rjust(10),
+                      (str(row.n_on_kink) if row.on_kink else "-").rjust(7)]
+        cells += [("pass" if row.passed else "FAIL").rjust(6)]
+        lines.append("  ".join(cells).rstrip())
+    return header.rstrip(), lines
+
+
+def summary_text(rows) -> str:
+    rows = list(rows)
+    failed = sum(not row.passed for row in rows)
+    worst = max((row.max_rel for row in rows), default=0.0)
+    text = f"{len(rows) - failed}/{len(rows)} leaves within tolerance, worst relative error vs jax.grad {_num(worst)}"
+    fd_rows = [row for row in rows if row.fd_max_rel is not None]
+    if fd_rows:
+        kinks = sum(row.n_on_kink for row in fd_rows)
+        text += f"; worst vs finite differences {_num(max(row.fd_max_rel for row in fd_rows))}"
+        text += f", {kinks} entr{'y' if kinks == 1 else 'ies'} on a kink"
+    return text
+
+
+def _shape(shape) -> str:
+    return "(" + ", ".join(map(str, shape)) + (",)" if len(shape) == 1 else ")")
+
+
+def _num(x) -> str:
+    if x is None:
+        return "-"
+    if x == 0:
+        return "0"
+    return f"{x:.1e}"
+
+
+def _json_float(x):
+    """JSON has no inf or NaN: those become null (the row's `passed` is false then)."""
+    if x is None or not math.isfinite(x):
+        return None
+    return float(x)
