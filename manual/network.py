@@ -62,19 +62,26 @@ def forward_with_cache(spec: NetworkSpec, params, X) -> Tuple[np.ndarray, List[L
     return a, caches  # logits: (N, sizes[-1])
 
 
+def activation_backward(da, cache: LayerCache, name: str):
+    """a = f(z)  ⇒  dz = da ⊙ f'(z)."""
+    return da * get_activation(name).derivative(cache.z, cache.a)  # (N, fan_out)
+
+
+def l2_backward(dW, W, l2: float):
+    """(λ/2)‖W‖² adds λ W to dW."""
+    return dW + l2 * W if l2 else dW  # (fan_in, fan_out)
+
+
 def backward(spec: NetworkSpec, params, caches: List[LayerCache], ds) -> list:
     """[(dW, db), ...] from the logits' gradient ds, walking the layers in reverse."""
     grads = [None] * len(params)
     dz = ds  # (N, sizes[-1]): the last layer's z is the logits
     for l in reversed(range(len(params))):
         W, _ = params[l]
-        da_in, dW, db = dense_backward(dz, caches[l].a_in, W)
-        if spec.l2:
-            dW = dW + spec.l2 * W  # ∂/∂W of (λ/2)‖W‖² is λ W
-        grads[l] = (dW, db)
+        da_in, dW, db = dense_backward(dz, caches[l].a_in, W)  # da_in: (N, sizes[l])
+        grads[l] = (l2_backward(dW, W, spec.l2), db)
         if l > 0:
-            prev = caches[l - 1]
-            dz = da_in * get_activation(spec.hidden[l - 1]).derivative(prev.z, prev.a)  # (N, sizes[l])
+            dz = activation_backward(da_in, caches[l - 1], spec.hidden[l - 1])  # (N, sizes[l])
     return grads
 
 

@@ -1,0 +1,319 @@
+"""The `dualgrad` command: verify, explain, train.
+
+    dualgrad verify                       # a seeded sweep of 60 random networks (every activation, every loss)
+    dualgrad verify --sizes 10 64 3 --hidden relu --loss cross_entropy --batch 32 --seed 0 [--fd] [--l2 0.01]
+    dualgrad explain --sizes 10 64 3 [--hidden relu] [--loss cross_entropy] [--batch 32] [--format markdown]
+    dualgrad train moons --hidden-sizes 16 16 --optimizer adam --epochs 200 --out plots/
+
+Exit status: 0 success; 1 a gradient check failed (verify, train --check);
+2 bad input (one line `dualgrad: error: ...` on stderr, never a traceback).
+Output is deterministic for a given seed.
+
+`dualgrad verify --json` prints one JSON object (and nothing else) on stdout:
+
+    {
+      "command": "verify",
+      "version": str,                 # dualgrad.__version__
+      "seed": int,
+      "fd": bool,                     # finite differences computed
+      "passed": bool,                 # every leaf of every network within tolerance
+      "n_networks": int, "n_failed_networks": int,
+      "n_leaves": int, "n_failed_leaves": int,
+      "networks": [                   # one per checked network, in order
+        {
+          "id": int,                  # 1-based, as in the table
+          "spec": {"sizes": [int], "hidden": [str], "loss": str, "l2": float},
+          "batch": int,               # N
+          "loss": float, "loss_reference": float,   # manual and jax values of the loss
+          "fd": bool,
+          "tolerance": {"rtol": 1e-9, "atol": 1e-12,                  # vs jax.grad
+                        "fd_step": 1e-6, "fd_rtol": 1e-5, "fd_loss_atol": 1e-7},  # fd keys only with --fd
+          "passed": bool,
+          "rows": [                   # layer 1 dW, layer 1 db, layer 2 dW, ...
+            {
+              "layer": int,           # 1-based
+              "name": "dW" | "db",
+              "shape": [int],
+              "max_abs_err": float,   # max |manual − jax.grad|
+              "max_rel_err": float,   # max |manual − jax.grad| / max(|jax.grad|, floor)
+              "fd_max_abs_err": float | null,   # max |manual − FD| off kinks; null without --fd
+              "fd_max_rel_err": float | null,
+              "fd_passed": bool | null,
+              "on_kink": bool,        # some entry's ±h straddles a kink (not failed)
+              "n_on_kink": int,
+              "passed": bool
+            }
+          ]
+        }
+      ]
+    }
+
+Errors are null when not finite (a NaN or a shape mismatch; `passed` is false then).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import List, Optional
+
+# NOTE: nothing heavy at import time: jax is imported by the subcommands that need it,
+# so `dualgrad --help` and argument errors answer at once.
+
+DEFAULT_EXAMPLES = 60
+
+
+class CliError(Exception):
+    """Bad input: reported as one line `dualgrad: error: ...`, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line instead of usage + message, and no sys.exit
+        raise CliError(message)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Run the command line; returns the exit status (0 ok, 1 a check failed, 2 bad input)."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if not getattr(args, "run", None):
+            raise CliError("choose a command: verify, explain or train (dualgrad --help)")
+        return args.run(args)
+    except CliError as err:
+        print(f"dualgrad: error: {err}", file=sys.stderr)
+        return 2
+    except SystemExit as done:  # --help and --version
+        return done.code if isinstance(done.code, int) else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    parser = _Parser(prog="dualgrad", description="Hand-written NumPy backprop, checked against jax.grad.")
+    parser.add_argument("--version", action="version", version=f"dualgrad {__version__}")
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    verify = sub.add_parser("verify", help="check gradients against jax.grad (a sweep, or one network)",
+                            description="Without --sizes: a seeded sweep of random networks covering every "
+                                        "activation and loss. With --sizes: that one network.")
+    _network_arguments(verify, sizes_required=False)
+    verify.add_argument("--examples", type=int, metavar="N",
+                        help=f"networks in the sweep (default {DEFAULT_EXAMPLES}; not with --sizes)")
+    verify.add_argument("--fd", action="store_true", help="add central finite differences (kinks marked, not failed)")
+    verify.add_argument("--json", action="store_true", help="print a JSON report instead of the table")
+    verify.set_defaults(run=_verify)
+
+    explain = sub.add_parser("explain", help="the derivation of one network, step by step",
+                             description="Parameters, forward and backward steps with shapes, and each "
+                                         "gradient's measured error against jax.grad.")
+    _network_arguments(explain, sizes_required=True)
+    explain.add_argument("--format", choices=("text", "markdown"), default="text")
+    explain.set_defaults(run=_explain)
+
+    train = sub.add_parser("train", help="train an MLP on a toy data set or a CSV file",
+                           description="DATASET: xor, blobs, moons, circles, spirals, or a CSV path "
+                                       "(label in the last column).")
+    train.add_argument("dataset", metavar="DATASET")
+    train.add_argument("--hidden-sizes", type=int, nargs="+", default=[16, 16], metavar="H")
+    train.add_argument("--hidden", nargs="+", default=["relu"], metavar="NAME",
+                       help="one activation for every hidden layer, or one per layer (default relu)")
+    train.add_argument("--loss", help="default: binary_cross_entropy for 2 classes, cross_entropy for more")
+    train.add_argument("--optimizer", choices=("sgd", "adam", "rmsprop"), default="adam")
+    train.add_argument("--lr", type=float, help="learning rate (default 0.1 for sgd, 0.01 otherwise)")
+    train.add_argument("--momentum", type=float, default=0.0, help="sgd momentum (default 0)")
+    train.add_argument("--l2", type=float, default=0.0)
+    train.add_argument("--epochs", type=int, default=200)
+    train.add_argument("--batch-size", type=int, default=32)
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--out", metavar="DIR", help="write loss.png (and boundary.png for 2-D data) here")
+    train.add_argument("--check", action="store_true",
+                       help="verify the first step's gradients against jax.grad first; exit 1 on failure")
+    train.set_defaults(run=_train)
+    return parser
+
+
+def _network_arguments(p, sizes_required: bool):
+    p.add_argument("--sizes", type=int, nargs="+", required=sizes_required, metavar="S",
+                   help="layer sizes: inputs, hidden..., outputs (e.g. 10 64 3)")
+    p.add_argument("--hidden", nargs="+", metavar="NAME",
+                   help="one activation for every hidden layer, or one per hidden layer (default relu)")
+    p.add_argument("--loss", help="binary_cross_entropy | cross_entropy | mse (default: by the output count)")
+    p.add_argument("--batch", type=int, metavar="N", help="rows in the random batch (default 32)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--l2", type=float, help="L2 strength λ (default 0; the sweep draws it)")
+
+
+def _spec_from(sizes, hidden, loss, l2):
+    """A NetworkSpec from command-line values, or CliError with the spec's own message."""
+    from manual.spec import NetworkSpec
+
+    if loss is None:
+        loss = "cross_entropy" if sizes[-1] >= 2 else "binary_cross_entropy"
+    hidden = hidden or ["relu"]
+    try:
+        return NetworkSpec(sizes, hidden[0] if len(hidden) == 1 else hidden, loss, l2 or 0.0)
+    except (TypeError, ValueError) as err:
+        raise CliError(str(err)) from None
+
+
+def _positive(value, flag):
+    if value is not None and value < 1:
+        raise CliError(f"{flag} must be a positive int, got {value}")
+
+
+def _nonnegative(value, flag):
+    if value is not None and not (0.0 <= value < float("inf")):
+        raise CliError(f"{flag} must be a finite non-negative number, got {value}")
+
+
+# ---- verify -----------------------------------------------------------------
+
+
+def _verify(args) -> int:
+    _positive(args.examples, "--examples")
+    _positive(args.batch, "--batch")
+    _nonnegative(args.l2, "--l2")
+    if args.seed < 0:
+        raise CliError(f"--seed must be a non-negative int, got {args.seed}")
+    if args.sizes is not None:
+        if args.examples is not None:
+            raise CliError("--examples is for the sweep; with --sizes one network is checked")
+        spec = _spec_from(args.sizes, args.hidden, args.loss, args.l2)
+        cases = None
+    else:
+        spec = None
+        _check_sweep_names(args.hidden, args.loss)
+    from .check import check_gradients, random_case, sweep_cases
+
+    if spec is not None:
+        cases = [(spec, *random_case(spec, args.batch or 32, args.seed))]
+        total = 1
+    else:
+        total = args.examples or DEFAULT_EXAMPLES
+        cases = sweep_cases(total, args.seed, activations=args.hidden, losses=[args.loss] if args.loss else None,
+                            l2=args.l2, batch=args.batch)
+    reports = []
+    progress = _Progress(total, sys.stderr)
+    for spec_i, params, X, y in cases:
+        reports.append(check_gradients(spec_i, params, X, y, fd=args.fd))
+        progress.step()
+    progress.close()
+    if args.json:
+        print(json.dumps(verify_json(reports, args.seed, args.fd), indent=2))
+    else:
+        if spec is None:
+            print(_sweep_heading(reports, args.seed))
+        print(verify_table(reports, args.fd))
+    return 0 if all(r.passed for r in reports) else 1
+
+
+def _check_sweep_names(hidden, loss):
+    from manual import spec as _spec
+
+    for name in hidden or []:
+        if name not in _spec.ACTIVATION_NAMES:
+            raise CliError(f"unknown activation {name!r}; valid names: {', '.join(_spec.ACTIVATION_NAMES)}")
+    if loss is not None and loss not in _spec.LOSS_NAMES:
+        raise CliError(f"unknown loss {loss!r}; valid names: {', '.join(_spec.LOSS_NAMES)}")
+
+
+LOSS_ABBREVIATIONS = {"binary_cross_entropy": "bce", "cross_entropy": "ce", "mse": "mse"}
+
+
+def describe_network(spec, batch) -> str:
+    """'10-64-3 relu ce N=32' (and 'λ=0.01' with L2): sizes, hidden activations, loss, batch."""
+    hidden = "/".join(spec.hidden) if spec.hidden else "-"
+    l2 = f" λ={spec.l2:g}" if spec.l2 else ""
+    return f"{'-'.join(map(str, spec.sizes))} {hidden} {LOSS_ABBREVIATIONS[spec.loss]} N={batch}{l2}"
+
+
+def _sweep_heading(reports, seed) -> str:
+    acts = sorted({name for r in reports for name in r.spec.hidden})
+    losses = sorted({r.spec.loss for r in reports})
+    legend = ", ".join(f"{LOSS_ABBREVIATIONS[name]} = {name}" for name in losses)
+    return (f"dualgrad verify: {len(reports)} random networks (seed {seed}) against jax.grad, "
+            f"{len(acts)} hidden activations ({', '.join(acts)}), {len(losses)} losses ({legend})\n")
+
+
+def verify_table(reports, fd: bool) -> str:
+    from .check import summary_text, table_lines
+
+    rows, ids, names = [], [], []
+    for k, report in enumerate(reports, start=1):
+        for r, row in enumerate(report):
+            rows.append(row)
+            ids.append(str(k).rjust(3))
+            names.append(describe_network(report.spec, report.batch) if r == 0 else "")
+    width = max(len("network"), *(len(n) for n in names))
+    header, lines = table_lines(rows, fd, prefix=[("net", 3, ids), ("network", width, names)])
+    failed = [k for k, report in enumerate(reports, start=1) if not report.passed]
+    n = len(reports)
+    nets = f"{n} network{'s' if n != 1 else ''}"
+    if failed:
+        verdict = f"FAIL: {len(failed)} of {nets} out of tolerance (net {', '.join(map(str, failed))}); "
+    else:
+        verdict = f"PASS: {nets}, "
+    return "\n".join([header, *lines, "", verdict + summary_text(rows)])
+
+
+def verify_json(reports, seed, fd) -> dict:
+    from . import __version__
+
+    leaves = [row for report in reports for row in report]
+    return {
+        "command": "verify",
+        "version": __version__,
+        "seed": seed,
+        "fd": bool(fd),
+        "passed": all(r.passed for r in reports),
+        "n_networks": len(reports),
+        "n_failed_networks": sum(not r.passed for r in reports),
+        "n_leaves": len(leaves),
+        "n_failed_leaves": sum(not row.passed for row in leaves),
+        "networks": [{"id": k, **r.to_dict()} for k, r in enumerate(reports, start=1)],
+    }
+
+
+class _Progress:
+    """`[#####.....] 30/60` redrawn on one line of stderr; silent when stderr is not a terminal
+    (CI logs stay clean)."""
+
+    def __init__(self, total, stream, width=30):
+        self.total, self.stream, self.width, self.done = total, stream, width, 0
+        self.active = total > 1 and hasattr(stream, "isatty") and stream.isatty()
+
+    def step(self):
+        self.done += 1
+        if self.active:
+            filled = self.width * self.done // self.total
+            self.stream.write(f"\r[{'#' * filled}{'.' * (self.width - filled)}] {self.done}/{self.total}")
+            self.stream.flush()
+
+    def close(self):
+        if self.active:
+            self.stream.write("\r" + " " * (self.width + 20) + "\r")
+            self.stream.flush()
+
+
+# ---- explain ----------------------------------------------------------------
+
+
+def _explain(args) -> int:
+    _positive(args.batch, "--batch")
+    _nonnegative(args.l2, "--l2")
+    if args.seed < 0:
+        raise CliError(f"--seed must be a non-negative int, got {args.seed}")
+    spec = _spec_from(args.sizes, args.hidden, args.loss, args.l2)
+    from .explain import explain
+
+    print(explain(spec, batch=args.batch or 32, seed=args.seed, fmt=args.format))
+    return 0
+
+
+# ---- train ------------------------------------------------------------------
+
+
+def _train(args) -> int:
+    raise CliError("train is not available yet")

@@ -1,0 +1,113 @@
+"""How close is close enough: one comparison for every gradient check.
+
+Tolerance, per leaf (one W or b of one layer), elementwise:
+
+    |manual − ref| ≤ RTOL·|ref| + RTOL·max|ref over the leaf| + ATOL
+
+RTOL = 1e-9: measured, NumPy backprop and jax.grad agree to about 2e-11
+relative at worst over random float64 networks (the two sum in different
+orders, nothing more), so 1e-9 leaves a 50× margin while staying far tighter
+than the usual finite-difference advice ("≤ 1e-7 is fine", CS231n). Any real
+backprop mistake (a missing 1/N, a wrong derivative) is off by O(1).
+
+The leaf-max term: an entry that is a sum of large terms cancelling to nearly 0
+carries rounding of the size of the terms, not of the result.
+
+ATOL = 1e-12: through a saturated unit (tanh or σ near ±1) the derivative
+(1 − a)(1 + a) is computed from a rounded a, so its *relative* error grows as
+it shrinks while its absolute error stays ~1e-16; gradients that small are
+zero for any practical purpose, and their exact digits are not a property of
+backprop.
+"""
+
+from __future__ import annotations
+
+from typing import List, NamedTuple, Optional, Tuple
+
+import numpy as np
+
+RTOL = 1e-9
+ATOL = 1e-12
+
+
+class LeafError(NamedTuple):
+    """How one leaf (layer l's dW or db, or the loss or the output) compares."""
+
+    name: str  # "layer 2, dW"
+    shape_ok: bool
+    max_abs: float  # max |manual − ref|
+    max_rel: float  # max |manual − ref| / |ref| (|ref| floored at the tolerance's absolute part)
+    worst_index: Optional[Tuple[int, ...]]
+    manual_value: float
+    ref_value: float
+    passed: bool
+
+
+def leaf_error(name, manual, ref, rtol=RTOL, atol=ATOL) -> LeafError:
+    manual, ref = np.asarray(manual, dtype=np.float64), np.asarray(ref, dtype=np.float64)
+    if manual.shape != ref.shape:
+        return LeafError(name, False, np.inf, np.inf, None, np.nan, np.nan, False)
+    if manual.size == 0:
+        return LeafError(name, True, 0.0, 0.0, None, 0.0, 0.0, True)
+    diff = np.abs(manual - ref)
+    diff = np.where(np.isnan(diff) & ~(np.isnan(manual) & np.isnan(ref)), np.inf, diff)
+    floor = rtol * np.max(np.abs(ref)) + atol
+    allowed = rtol * np.abs(ref) + floor
+    excess = diff / allowed
+    worst = np.unravel_index(int(np.argmax(excess)), diff.shape)
+    rel = diff / np.maximum(np.abs(ref), floor)
+    return LeafError(
+        name,
+        True,
+        float(np.max(diff)),
+        float(np.max(rel)),
+        tuple(int(i) for i in worst),
+        float(manual[worst]),
+        float(ref[worst]),
+        bool(np.all(diff <= allowed)),
+    )
+
+
+def grad_errors(manual_grads, ref_grads, rtol=RTOL, atol=ATOL) -> List[LeafError]:
+    """One LeafError per layer and parameter, named 'layer l, dW' / 'layer l, db' (l from 1)."""
+    if len(manual_grads) != len(ref_grads):
+        return [LeafError(f"grads ({len(manual_grads)} vs {len(ref_grads)} layers)", False, np.inf, np.inf,
+                          None, np.nan, np.nan, False)]
+    errors = []
+    for l, (m, r) in enumerate(zip(manual_grads, ref_grads), start=1):
+        errors.append(leaf_error(f"layer {l}, dW", m[0], r[0], rtol, atol))
+        errors.append(leaf_error(f"layer {l}, db", m[1], r[1], rtol, atol))
+    return errors
+
+
+def describe(err: LeafError, manual=None, ref=None) -> str:
+    if not err.shape_ok:
+        shapes = "" if manual is None else f": manual {np.shape(manual)} vs reference {np.shape(ref)}"
+        return f"{err.name}: shapes differ{shapes}"
+    return (
+        f"{err.name}: max |manual − ref| = {err.max_abs:.3g} (max relative {err.max_rel:.3g}); "
+        f"at index {err.worst_index}: manual = {err.manual_value!r}, reference = {err.ref_value!r}"
+    )
+
+
+def assert_grads_close(manual_grads, ref_grads, rtol=RTOL, atol=ATOL) -> None:
+    """Raise AssertionError naming the first leaf out of tolerance (shapes checked first)."""
+    errors = grad_errors(manual_grads, ref_grads, rtol, atol)
+    for err, (m, r) in zip(errors, _leaves(manual_grads, ref_grads)):
+        if not err.shape_ok:
+            raise AssertionError(describe(err, m, r))
+    for err in errors:
+        if not err.passed:
+            raise AssertionError(describe(err))
+
+
+def assert_close(name, manual, ref, rtol=RTOL, atol=ATOL) -> None:
+    err = leaf_error(name, manual, ref, rtol, atol)
+    if not err.passed:
+        raise AssertionError(describe(err, manual, ref))
+
+
+def _leaves(manual_grads, ref_grads):
+    for m, r in zip(manual_grads, ref_grads):
+        yield m[0], r[0]
+        yield m[1], r[1]

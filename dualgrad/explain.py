@@ -1,0 +1,268 @@
+"""The derivation of one exact network, step by step, with shapes and measured errors.
+
+    print(explain(NetworkSpec([10, 64, 3], "relu", "cross_entropy"), batch=32))
+
+For any depth and any activation it writes: the parameter table (W_l, b_l and
+their counts), every forward step with its shape (z_l = a_{l−1} W_l + b_l,
+a_l = f_l(z_l), the head and the loss), and every backward step with its shape
+(δ_L from the head, then dW_l = a_{l−1}ᵀ δ_l [+ λ W_l], db_l = Σₙ δ_l,
+δ_{l−1} = (δ_l W_lᵀ) ⊙ f'_{l−1}(z_{l−1})). Each dW and db step is followed by its
+measured error against jax.grad on a random batch (`check_gradients`).
+
+Formats: 'text' (Unicode, for a terminal) and 'markdown' (tables with $...$
+LaTeX, for notes and slides). The derivative of a built-in activation comes from
+`FORMULAS`; a registered activation shows the first docstring line of its
+manual forward and derivative functions.
+"""
+
+from __future__ import annotations
+
+from typing import List, NamedTuple, Optional
+
+from manual.activations import ACTIVATIONS
+from manual.spec import NetworkSpec
+
+from .check import RTOL, ATOL, GradientRow, _num, check_gradients, random_case
+
+FORMATS = ("text", "markdown")
+
+
+class Formula(NamedTuple):
+    """An activation as text and as LaTeX: symbol f, f(z) and f'(z) (written in z or a = f(z))."""
+
+    symbol: str
+    forward: str
+    derivative: str
+    tex_symbol: str
+    tex_forward: str
+    tex_derivative: str
+    in_a: bool = False  # the derivative is written in a = f(z)
+
+
+FORMULAS = {
+    "identity": Formula("identity", "z", "1", r"\mathrm{id}", "z", "1"),
+    "relu": Formula("relu", "max(z, 0)", "[z > 0]", r"\mathrm{relu}", r"\max(z, 0)", r"\mathbb{1}[z > 0]"),
+    "leaky_relu": Formula("leaky_relu", "z if z ≥ 0 else 0.01 z", "1 if z ≥ 0 else 0.01",
+                          r"\mathrm{lrelu}", r"\max(z,\ 0.01 z)",
+                          r"\mathbb{1}[z \ge 0] + 0.01\,\mathbb{1}[z < 0]"),
+    "elu": Formula("elu", "z if z > 0 else eᶻ − 1", "1 if z > 0 else a + 1",
+                   r"\mathrm{elu}", r"z\,\mathbb{1}[z > 0] + (e^{z} - 1)\,\mathbb{1}[z \le 0]",
+                   r"\mathbb{1}[z > 0] + (a + 1)\,\mathbb{1}[z \le 0]", True),
+    "gelu": Formula("gelu", "½ z (1 + tanh u),  u = √(2/π) (z + 0.044715 z³)",
+                    "½ (1 + tanh u) + ½ z (1 − tanh² u) √(2/π) (1 + 0.134145 z²)",
+                    r"\mathrm{gelu}", r"\tfrac12 z (1 + \tanh u),\ u = \sqrt{2/\pi}\,(z + 0.044715 z^3)",
+                    r"\tfrac12 (1 + \tanh u) + \tfrac12 z (1 - \tanh^2 u) \sqrt{2/\pi}\,(1 + 0.134145 z^2)"),
+    "silu": Formula("silu", "z σ(z)", "σ(z) (1 + z (1 − σ(z)))",
+                    r"\mathrm{silu}", r"z\,\sigma(z)", r"\sigma(z)\,(1 + z\,(1 - \sigma(z)))"),
+    "sigmoid": Formula("σ", "1 / (1 + e⁻ᶻ)", "a (1 − a)", r"\sigma", r"1 / (1 + e^{-z})", r"a\,(1 - a)", True),
+    "tanh": Formula("tanh", "tanh(z)", "1 − a²", r"\tanh", r"\tanh z", r"1 - a^2", True),
+    "softplus": Formula("softplus", "log(1 + eᶻ)", "σ(z)", r"\mathrm{softplus}", r"\log(1 + e^{z})", r"\sigma(z)"),
+}
+
+
+def formula(name: str) -> Formula:
+    """The formula of activation `name`; for a registered one, its manual functions' docstrings."""
+    if name in FORMULAS:
+        return FORMULAS[name]
+    act = ACTIVATIONS[name]
+    fwd = _first_line(act.forward, "a = " + name + "(z)")
+    der = _first_line(act.derivative, "(its derivative function has no docstring)")
+    return Formula(name, fwd, der, rf"\mathrm{{{_tex_escape(name)}}}", rf"\text{{{_tex_escape(fwd)}}}",
+                   rf"\text{{{_tex_escape(der)}}}")
+
+
+class Step(NamedTuple):
+    text: str  # the equation in Unicode
+    tex: str  # the same in LaTeX
+    shape: str  # e.g. "(32, 10) @ (10, 64) + (64,) → (32, 64)"
+    note: str = ""  # a definition used in the step (text)
+    note_tex: str = ""
+    row: Optional[GradientRow] = None  # the measured error of a dW/db step
+
+
+def explain(spec: NetworkSpec, batch: int = 32, seed: int = 0, fmt: str = "text") -> str:
+    """The derivation of `spec` on a batch of `batch` rows, in `fmt` ('text' or 'markdown').
+
+    The measured errors come from `check_gradients` on `random_case(spec, batch, seed)`.
+    """
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; valid: {', '.join(FORMATS)}")
+    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+        raise ValueError(f"batch must be a positive int, got {batch!r}")
+    report = check_gradients(spec, *random_case(spec, batch, seed))
+    rows = {(row.layer, row.name): row for row in report}
+    forward, backward = _forward_steps(spec, batch), _backward_steps(spec, batch, rows)
+    render = _render_markdown if fmt == "markdown" else _render_text
+    return render(spec, batch, seed, forward, backward, report)
+
+
+# ---- the derivation -----------------------------------------------------------------
+
+
+def _shape(*dims) -> str:
+    return "(" + ", ".join(map(str, dims)) + (",)" if len(dims) == 1 else ")")
+
+
+def _forward_steps(spec: NetworkSpec, N: int) -> List[Step]:
+    sizes, L = spec.sizes, spec.n_layers
+    steps = [Step("a0 = X", "a_0 = X", _shape(N, sizes[0]))]
+    for l in range(1, L + 1):
+        i, o = sizes[l - 1], sizes[l]
+        steps.append(Step(f"z{l} = a{l - 1} W{l} + b{l}", f"z_{{{l}}} = a_{{{l - 1}}} W_{{{l}}} + b_{{{l}}}",
+                          f"{_shape(N, i)} @ {_shape(i, o)} + {_shape(o)} → {_shape(N, o)}"))
+        if l < L:
+            f = formula(spec.hidden[l - 1])
+            defined = f.forward != f"{f.symbol}(z)"  # tanh(z) needs no definition
+            steps.append(Step(f"a{l} = {f.symbol}(z{l})", f"a_{{{l}}} = {f.tex_symbol}(z_{{{l}}})", _shape(N, o),
+                              f"{f.symbol}(z) = {f.forward}" if defined else "",
+                              f"{f.tex_symbol}(z) = {f.tex_forward}" if defined else ""))
+    K, zL = sizes[-1], f"z{L}"
+    tzL = f"z_{{{L}}}"
+    if spec.loss == "binary_cross_entropy":
+        steps.append(Step(f"ŷ = σ({zL})", rf"\hat y = \sigma({tzL})", _shape(N, 1), "σ(s) = 1 / (1 + e⁻ˢ)",
+                          r"\sigma(s) = 1 / (1 + e^{-s})"))
+        loss = Step("L = −(1/N) Σₙ [yₙ log ŷₙ + (1 − yₙ) log(1 − ŷₙ)]",
+                    r"L = -\frac{1}{N} \sum_n \left[ y_n \log \hat y_n + (1 - y_n) \log(1 - \hat y_n) \right]",
+                    "scalar", f"Y = labels 0/1 as a column {_shape(N, 1)}",
+                    rf"Y \text{{: labels 0/1 as a column {_shape(N, 1)}}}")
+    elif spec.loss == "cross_entropy":
+        steps.append(Step(f"ŷ = softmax({zL})", rf"\hat y = \mathrm{{softmax}}({tzL})", _shape(N, K),
+                          "row by row: ŷₙₖ = exp(zₙₖ) / Σⱼ exp(zₙⱼ)",
+                          r"\hat y_{nk} = e^{z_{nk}} / \textstyle\sum_j e^{z_{nj}}"))
+        loss = Step("L = −(1/N) Σₙ Σₖ Yₙₖ log ŷₙₖ", r"L = -\frac{1}{N} \sum_n \sum_k Y_{nk} \log \hat y_{nk}",
+                    "scalar", f"Y = one-hot labels {_shape(N, K)}", rf"Y \text{{: one-hot labels {_shape(N, K)}}}")
+    else:
+        steps.append(Step(f"ŷ = {zL}", rf"\hat y = {tzL}", _shape(N, K), "identity head", r"\text{identity head}"))
+        loss = Step("L = (1/(N·K)) Σₙₖ (ŷₙₖ − Yₙₖ)²", r"L = \frac{1}{NK} \sum_{n,k} (\hat y_{nk} - Y_{nk})^2",
+                    "scalar", f"Y = real targets {_shape(N, K)}, N·K = {N * K}",
+                    rf"Y \text{{: real targets {_shape(N, K)}}},\ NK = {N * K}")
+    if spec.l2:
+        loss = loss._replace(text=loss.text + " + (λ/2) Σₗ ‖Wₗ‖²",
+                             tex=loss.tex + r" + \frac{\lambda}{2} \sum_l \lVert W_l \rVert^2",
+                             note=loss.note + f", λ = {spec.l2:g}", note_tex=loss.note_tex + rf",\ \lambda = {spec.l2:g}")
+    steps.append(loss)
+    return steps
+
+
+def _backward_steps(spec: NetworkSpec, N: int, rows) -> List[Step]:
+    sizes, L, K = spec.sizes, spec.n_layers, spec.sizes[-1]
+    if spec.loss == "mse":
+        head = Step(f"δ{L} = 2 (ŷ − Y) / (N·K)", rf"\delta_{{{L}}} = 2 (\hat y - Y) / (NK)", _shape(N, K))
+    else:
+        head = Step(f"δ{L} = (ŷ − Y) / N", rf"\delta_{{{L}}} = (\hat y - Y) / N", _shape(N, K),
+                    "the head's σ/softmax and the log cancel", r"\text{the head and the log cancel}")
+    steps = [head]
+    for l in range(L, 0, -1):
+        i, o = sizes[l - 1], sizes[l]
+        text, tex = f"dW{l} = a{l - 1}ᵀ δ{l}", rf"dW_{{{l}}} = a_{{{l - 1}}}^\top \delta_{{{l}}}"
+        if spec.l2:
+            text, tex = text + f" + λ W{l}", tex + rf" + \lambda W_{{{l}}}"
+        steps.append(Step(text, tex, f"{_shape(i, N)} @ {_shape(N, o)} → {_shape(i, o)}", row=rows[(l, "dW")]))
+        steps.append(Step(f"db{l} = Σₙ δ{l}", rf"db_{{{l}}} = \textstyle\sum_n \delta_{{{l}}}", _shape(o),
+                          row=rows[(l, "db")]))
+        if l > 1:
+            f = formula(spec.hidden[l - 2])
+            steps.append(Step(
+                f"δ{l - 1} = (δ{l} W{l}ᵀ) ⊙ {f.symbol}'(z{l - 1})",
+                rf"\delta_{{{l - 1}}} = (\delta_{{{l}}} W_{{{l}}}^\top) \odot {f.tex_symbol}'(z_{{{l - 1}}})",
+                f"{_shape(N, o)} @ {_shape(o, i)} ⊙ {_shape(N, i)} → {_shape(N, i)}",
+                f"{f.symbol}'(z) = {f.derivative}" + (f",  a = {f.symbol}(z)" if f.in_a else ""),
+                f"{f.tex_symbol}'(z) = {f.tex_derivative}" + (rf",\ a = {f.tex_symbol}(z)" if f.in_a else ""),
+            ))
+    return steps
+
+
+# ---- rendering ---------------------------------------------------------------------
+
+
+def _title(spec: NetworkSpec, N: int) -> str:
+    arch = " → ".join(map(str, spec.sizes))
+    hidden = ", ".join(spec.hidden) if len(set(spec.hidden)) > 1 else (spec.hidden[0] if spec.hidden else "none")
+    l2 = f", L2 λ = {spec.l2:g}" if spec.l2 else ""
+    return f"{arch}: hidden {hidden}, {spec.head} head, {spec.loss} loss{l2}, batch N = {N}"
+
+
+def _param_rows(spec: NetworkSpec):
+    out = []
+    for l, (i, o) in enumerate(zip(spec.sizes[:-1], spec.sizes[1:]), start=1):
+        out.append((l, i, o, i * o, o, i * o + o))
+    return out
+
+
+def _error_text(row: GradientRow) -> str:
+    verdict = "pass" if row.passed else "FAIL"
+    return f"max |manual − jax.grad| = {_num(row.max_abs)} (rel {_num(row.max_rel)}) {verdict}"
+
+
+def _verdict(report) -> str:
+    n_ok = sum(row.passed for row in report)
+    word = "PASS" if report.passed else "FAIL"
+    return (f"{word}: {n_ok}/{len(report)} gradients match jax.grad within "
+            f"|manual − ref| ≤ {RTOL:g}·|ref| + {RTOL:g}·max|ref| + {ATOL:g}")
+
+
+def _render_text(spec, N, seed, forward, backward, report) -> str:
+    lines = [f"Network {_title(spec, N)}", "", "Parameters"]
+    table = [("layer", "weights", "biases", "count")]
+    for l, i, o, nw, nb, n in _param_rows(spec):
+        table.append((str(l), f"W{l}: {i}×{o} = {nw}", f"b{l}: {nb}", f"{nw} + {nb} = {n}"))
+    table.append(("total", "", "", str(spec.n_params())))
+    widths = [max(len(r[c]) for r in table) for c in range(4)]
+    lines += ["  " + "  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in table]
+
+    eq_width = max(len(s.text) for s in forward + backward) + 2
+    shape_width = max(len(s.shape) for s in forward + backward) + 2
+
+    def block(steps):
+        out = []
+        for s in steps:
+            line = f"  {s.text.ljust(eq_width)}{s.shape.ljust(shape_width) if s.row else s.shape}"
+            if s.row:
+                line += _error_text(s.row)
+            out.append(line.rstrip())
+            if s.note:
+                out.append(f"      where {s.note}")
+        return out
+
+    lines += ["", "Forward  (layer l: z_l = a_{l−1} W_l + b_l; @ is the matrix product)"] + block(forward)
+    lines += ["", "Backward  (dx = ∂L/∂x; δ_l = dz_l; ⊙ is the elementwise product)"] + block(backward)
+    lines += ["", "    (da0 = δ1 W1ᵀ is not needed: X is data, not a parameter)", "",
+              f"Measured on a random batch (seed {seed}) against jax.grad (float64):", f"  {_verdict(report)}"]
+    return "\n".join(lines)
+
+
+def _render_markdown(spec, N, seed, forward, backward, report) -> str:
+    lines = [f"## Network {_title(spec, N)}", "", "### Parameters", "",
+             "| layer | weights | biases | count |", "|---:|---|---|---:|"]
+    for l, i, o, nw, nb, n in _param_rows(spec):
+        lines.append(f"| {l} | $W_{{{l}}}$: {i} × {o} = {nw} | $b_{{{l}}}$: {nb} | {nw} + {nb} = {n} |")
+    lines.append(f"| **total** | | | **{spec.n_params()}** |")
+
+    def cell(s: Step) -> str:
+        return f"${s.tex}$" + (f", where ${s.note_tex}$" if s.note_tex else "")
+
+    lines += ["", "### Forward pass", "", "Layer $l$ computes $z_l = a_{l-1} W_l + b_l$.", "",
+              "| step | shape |", "|---|---|"]
+    lines += [f"| {cell(s)} | {s.shape} |" for s in forward]
+    lines += ["", "### Backward pass", "",
+              r"$dx$ means $\partial L / \partial x$ and $\delta_l = dz_l$; $\odot$ is the elementwise product.", "",
+              "| step | shape | max abs error vs jax.grad | max rel error | result |", "|---|---|---:|---:|---|"]
+    for s in backward:
+        if s.row:
+            lines.append(f"| {cell(s)} | {s.shape} | {_num(s.row.max_abs)} | {_num(s.row.max_rel)} | "
+                         f"{'pass' if s.row.passed else '**FAIL**'} |")
+        else:
+            lines.append(f"| {cell(s)} | {s.shape} | | | |")
+    lines += ["", f"Measured on a random batch (seed {seed}) against `jax.grad` (float64). {_verdict(report)}"]
+    return "\n".join(lines)
+
+
+def _first_line(fn, default: str) -> str:
+    doc = (getattr(fn, "__doc__", None) or "").strip()
+    return doc.splitlines()[0].strip() if doc else default
+
+
+def _tex_escape(s: str) -> str:
+    for ch in "\\{}_^#&%$|":
+        s = s.replace(ch, "\\" + ch if ch != "\\" else r"\textbackslash ")
+    return s
