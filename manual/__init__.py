@@ -16,3 +16,11 @@ from .network import loss_and_grads as loss_and_grads
 from .spec import ACTIVATION_NAMES as ACTIVATION_NAMES
 from .spec import LOSS_NAMES as LOSS_NAMES
 from .spec import NetworkSpec as NetworkSpec
+from .seed import Activations as Activations
+from .seed import MultiClassNN as MultiClassNN
+from .seed import NeuralNetwork as NeuralNetwork
+from .seed import count_parameters as count_parameters
+from .train_step import NonFiniteError as NonFiniteError
+from .train_step import TrainStep as TrainStep
+from . import datasets as datasets
+from . import optimizers as optimizers

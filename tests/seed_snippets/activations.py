@@ -1,7 +1,7 @@
 """The article's activation snippet, its class definition replaced by an import."""
 
 import numpy as np
-from manual.seed import Activations
+from manual import Activations
 
 # Test each activation
 z = np.array([[-2.0, -1.0, 0.0, 1.0, 2.0]])

@@ -1,6 +1,6 @@
 """The article's shape-analysis snippet, its function definition replaced by an import."""
 
-from manual.seed import count_parameters
+from manual import count_parameters
 
 # Network: [10, 64, 3]
 # Input X: (batch_size, 10)

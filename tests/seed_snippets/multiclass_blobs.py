@@ -1,7 +1,7 @@
 """The article's three-blob snippet, its class definition replaced by an import."""
 
 import numpy as np
-from manual.seed import MultiClassNN
+from manual import MultiClassNN
 
 # ---- Test: 3-class classification ----
 np.random.seed(42)

@@ -1,7 +1,7 @@
 """The article's XOR snippet, its class definition replaced by an import."""
 
 import numpy as np
-from manual.seed import NeuralNetwork
+from manual import NeuralNetwork
 
 # ---- Test: Learn XOR (the classic neural network test) ----
 X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=float)
