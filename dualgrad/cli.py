@@ -134,7 +134,34 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _import_argument(p):
+    p.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE",
+                   help="import a module or .py file first (for its register_activation calls); repeatable")
+
+
+def _load_plugins(args):
+    """Import every --import target; any failure is bad input (exit 2), named in one line."""
+    from .registry import import_plugin
+
+    for target in args.imports:
+        try:
+            import_plugin(target)
+        except Exception as err:  # the user's own code: report it, never a traceback
+            raise CliError(f"--import {target}: {type(err).__name__}: {err}") from None
+
+
+def _check_reference_twins(names):
+    """Every activation used must have a JAX twin, or the reference cannot check it."""
+    from reference import activations as ref_acts
+
+    missing = [name for name in names if name not in ref_acts.ACTIVATIONS]
+    if missing:
+        raise CliError(f"activation {missing[0]!r} is registered with manual but has no JAX twin: "
+                       "call reference.register_activation too")
+
+
 def _network_arguments(p, sizes_required: bool):
+    _import_argument(p)
     p.add_argument("--sizes", type=int, nargs="+", required=sizes_required, metavar="S",
                    help="layer sizes: inputs, hidden..., outputs (e.g. 10 64 3)")
     p.add_argument("--hidden", nargs="+", metavar="NAME",
@@ -172,6 +199,7 @@ def _nonnegative(value, flag):
 
 
 def _verify(args) -> int:
+    _load_plugins(args)
     _positive(args.examples, "--examples")
     _positive(args.batch, "--batch")
     _nonnegative(args.l2, "--l2")
@@ -185,6 +213,9 @@ def _verify(args) -> int:
     else:
         spec = None
         _check_sweep_names(args.hidden, args.loss)
+    from manual import spec as _spec
+
+    _check_reference_twins(spec.hidden if spec is not None else (args.hidden or _spec.ACTIVATION_NAMES))
     from .check import check_gradients, random_case, sweep_cases
 
     if spec is not None:
@@ -234,7 +265,7 @@ def _sweep_heading(reports, seed) -> str:
     losses = sorted({r.spec.loss for r in reports})
     legend = ", ".join(f"{LOSS_ABBREVIATIONS[name]} = {name}" for name in losses)
     return (f"dualgrad verify: {len(reports)} random networks (seed {seed}) against jax.grad, "
-            f"{len(acts)} hidden activations ({', '.join(acts)}), {len(losses)} losses ({legend})\n")
+            f"{len(acts)} hidden activation{'s' if len(acts) != 1 else ''} ({', '.join(acts)}), {len(losses)} losses ({legend})\n")
 
 
 def verify_table(reports, fd: bool) -> str:
@@ -301,11 +332,13 @@ class _Progress:
 
 
 def _explain(args) -> int:
+    _load_plugins(args)
     _positive(args.batch, "--batch")
     _nonnegative(args.l2, "--l2")
     if args.seed < 0:
         raise CliError(f"--seed must be a non-negative int, got {args.seed}")
     spec = _spec_from(args.sizes, args.hidden, args.loss, args.l2)
+    _check_reference_twins(spec.hidden)
     from .explain import explain
 
     print(explain(spec, batch=args.batch or 32, seed=args.seed, fmt=args.format))

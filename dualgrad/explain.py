@@ -65,8 +65,8 @@ def formula(name: str) -> Formula:
     if name in FORMULAS:
         return FORMULAS[name]
     act = ACTIVATIONS[name]
-    fwd = _first_line(act.forward, "a = " + name + "(z)")
-    der = _first_line(act.derivative, "(its derivative function has no docstring)")
+    fwd = _strip(_first_line(act.forward, f"{name}(z)"), "a = ")  # "a = z / (1 + |z|)" -> "z / (1 + |z|)"
+    der = _strip(_first_line(act.derivative, "(its derivative function has no docstring)"), "da/dz = ")
     return Formula(name, fwd, der, rf"\mathrm{{{_tex_escape(name)}}}", rf"\text{{{_tex_escape(fwd)}}}",
                    rf"\text{{{_tex_escape(der)}}}")
 
@@ -260,6 +260,10 @@ def _render_markdown(spec, N, seed, forward, backward, report) -> str:
 def _first_line(fn, default: str) -> str:
     doc = (getattr(fn, "__doc__", None) or "").strip()
     return doc.splitlines()[0].strip() if doc else default
+
+
+def _strip(text: str, prefix: str) -> str:
+    return text[len(prefix):] if text.startswith(prefix) else text
 
 
 def _tex_escape(s: str) -> str:

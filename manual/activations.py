@@ -164,3 +164,17 @@ def register_activation(name: str, forward, derivative) -> Activation:
     _spec.register_activation_name(name)
     ACTIVATIONS[name] = Activation(name, forward, derivative)
     return ACTIVATIONS[name]
+
+
+def unregister_activation(name: str) -> None:
+    """Remove an activation added with `register_activation`; the name is no longer valid in specs.
+
+    Built-in activations cannot be removed. Unknown names raise ValueError.
+    """
+    if name in BUILT_IN:
+        raise ValueError(f"{name!r} is a built-in activation and cannot be unregistered")
+    if name not in ACTIVATIONS:
+        raise ValueError(f"activation {name!r} is not registered")
+    del ACTIVATIONS[name]
+    if name in _spec.ACTIVATION_NAMES:
+        _spec.ACTIVATION_NAMES.remove(name)

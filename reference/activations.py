@@ -44,3 +44,18 @@ def register_activation(name, fn):
         raise ValueError(f"{name!r} is a built-in activation; register yours under another name")
     _spec.register_activation_name(name)
     ACTIVATIONS[name] = fn
+
+
+def unregister_activation(name):
+    """Remove the JAX function registered for `name`; the name is no longer valid in specs.
+
+    NOTE: `bucketed` caches one compiled program per tuple of activation names, so
+    register a *changed* JAX function under a new name rather than reusing an old one.
+    """
+    if name in BUILT_IN:
+        raise ValueError(f"{name!r} is a built-in activation and cannot be unregistered")
+    if name not in ACTIVATIONS:
+        raise ValueError(f"activation {name!r} has no registered JAX function")
+    del ACTIVATIONS[name]
+    if name in _spec.ACTIVATION_NAMES:
+        _spec.ACTIVATION_NAMES.remove(name)

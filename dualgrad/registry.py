@@ -1,0 +1,95 @@
+"""Add your own hidden activation to both sides at once, for good or for the length of a block.
+
+    from dualgrad.registry import register_activation, registered_activation
+
+    register_activation("softsign", forward, derivative, jax_fn)   # manual and reference
+
+    with registered_activation("softsign", forward, derivative, jax_fn):
+        ...   # NetworkSpec(..., "softsign", ...), check_gradients, strategies, verify, explain
+    # gone again afterwards: tests stay independent of each other
+
+forward(z) -> a and derivative(z, a) -> da/dz are NumPy (the hand-written
+side, `manual.register_activation`); jax_fn(z) -> a is written with jax.numpy and
+differentiated by jax.grad (`reference.register_activation`). Once registered,
+the name is valid in specs, `dualgrad.strategies.activation_names()` draws it,
+`check_gradients` and `dualgrad verify --hidden NAME` check it, and
+`dualgrad explain` shows the first docstring line of forward and derivative.
+
+NOTE: the reference's compiled fast path is cached per tuple of activation
+names, so give a changed JAX function a new name instead of re-registering an
+old one. A changed NumPy derivative may reuse its name (it is not compiled).
+
+From the command line, put the registration in a module or .py file and load it
+with `--import`: `dualgrad verify --import my_activations.py --hidden softsign`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import sys
+from contextlib import contextmanager
+
+import manual
+import reference
+from manual import activations as _manual_activations
+from reference import activations as _reference_activations
+
+
+def register_activation(name: str, forward, derivative, jax_fn) -> None:
+    """Register `name` with `manual` (forward, derivative) and with `reference` (jax_fn).
+
+    The arguments are all checked before either table changes.
+    """
+    for fn, what in ((forward, "forward(z)"), (derivative, "derivative(z, a)"), (jax_fn, "jax_fn(z)")):
+        if not callable(fn):
+            raise TypeError(f"register_activation needs a callable {what}, got {fn!r}")
+    if name in _manual_activations.BUILT_IN:
+        raise ValueError(f"{name!r} is a built-in activation; register yours under another name")
+    manual.register_activation(name, forward, derivative)
+    reference.register_activation(name, jax_fn)
+
+
+def unregister_activation(name: str) -> None:
+    """Remove `name` from both sides (whichever has it); ValueError if neither does."""
+    known = [m for m in (_manual_activations, _reference_activations) if name in m.ACTIVATIONS]
+    if name in _manual_activations.BUILT_IN or not known:
+        raise ValueError(f"activation {name!r} is not a registered (non-built-in) activation")
+    for module in known:
+        module.unregister_activation(name)
+
+
+@contextmanager
+def registered_activation(name: str, forward, derivative, jax_fn):
+    """Register `name` on both sides for the `with` block, and remove it afterwards (even on error).
+
+    A name that is already registered is refused (ValueError), so a block never
+    silently replaces, and then removes, someone else's activation.
+    """
+    if name in _manual_activations.ACTIVATIONS or name in _reference_activations.ACTIVATIONS:
+        raise ValueError(f"activation {name!r} is already registered; choose an unused name")
+    register_activation(name, forward, derivative, jax_fn)
+    try:
+        yield name
+    finally:
+        unregister_activation(name)
+
+
+def import_plugin(target: str):
+    """Import a module by name (`my_pkg.acts`) or a Python file by path (`acts.py`), for its
+    registrations. Raises ImportError or OSError naming the target."""
+    if target.endswith(".py") or os.sep in target or "/" in target:
+        if not os.path.isfile(target):
+            raise OSError(f"no such file {target!r}")
+        module_name = "dualgrad_plugin_" + os.path.splitext(os.path.basename(target))[0]
+        spec = importlib.util.spec_from_file_location(module_name, target)
+        if spec is None or spec.loader is None:
+            raise ImportError(f"{target!r} is not a Python file")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[module_name] = module
+        spec.loader.exec_module(module)
+        return module
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())  # as `python -m` would: modules in the working directory
+    return importlib.import_module(target)
