@@ -26,8 +26,12 @@ def init_params(spec: NetworkSpec, seed=0, init: str = "he", dtype=np.float64) -
     check_spec(spec)
     if init not in INITS:
         raise ValueError(f"unknown init {init!r}; valid names: {', '.join(INITS)}")
-    if np.dtype(dtype) not in (np.dtype(np.float32), np.dtype(np.float64)):
-        raise TypeError(f"dtype must be float32 or float64, got {np.dtype(dtype)}")
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"dtype must be float32 or float64, got {dtype!r}") from None
+    if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise TypeError(f"dtype must be float32 or float64, got {dt}")
     if isinstance(seed, bool) or not (seed is None or isinstance(seed, numbers.Integral) and seed >= 0):
         raise TypeError(f"seed must be a non-negative int or None, got {seed!r}")
     rng = np.random.default_rng(seed)

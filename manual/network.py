@@ -120,7 +120,19 @@ def loss_and_grads(spec: NetworkSpec, params, X, y) -> Tuple[float, list]:
     """
     params, X = _checked(spec, params, X)
     Y = encode_targets(spec, y, X.shape[0], dtype=X.dtype)  # (N, sizes[-1])
-    logits, caches = forward_with_cache(spec, params, X)
-    value, ds = get_loss(spec.loss).value_and_dlogits(logits, Y)
-    grads = backward(spec, params, caches, ds)
-    return value + l2_penalty(spec, params), grads
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported below, not warned
+        logits, caches = forward_with_cache(spec, params, X)
+        value, ds = get_loss(spec.loss).value_and_dlogits(logits, Y)
+        grads = backward(spec, params, caches, ds)
+        value += l2_penalty(spec, params)
+    _check_overflow(value, grads, X.dtype)
+    return value, grads
+
+
+def _check_overflow(value, grads, dtype):
+    """Finite inputs can still overflow (|X| ~ 1e200 squared): a ValueError, never a silent inf or NaN."""
+    if np.isfinite(value) and all(np.isfinite(dW).all() and np.isfinite(db).all() for dW, db in grads):
+        return
+    raise ValueError(f"the loss or a gradient overflowed {np.dtype(dtype)} (loss = {value}) although X and "
+                     f"params are finite: their magnitudes are too large; expected values whose products and "
+                     f"squares stay below {np.finfo(dtype).max:.1e} (rescale X or the targets)")

@@ -29,24 +29,64 @@ with the article's ε-clipped ones to all printed digits). The networks are
 ``NetworkSpec(layer_sizes, "relu", "binary_cross_entropy")`` and
 ``NetworkSpec(layer_sizes, "relu", "cross_entropy")``; labels must therefore be
 0/1 (NeuralNetwork) or integers in [0, layer_sizes[-1]) (MultiClassNN).
+
+What is added for reliability (the article checks nothing):
+
+- every argument is checked before anything changes: a bad ``layer_sizes``,
+  ``learning_rate``, ``momentum``, ``epochs``, ``threshold``, ``X`` or ``y`` raises a
+  ValueError or TypeError naming what was expected, and the network is left as it was;
+  the `Activations` functions take finite real arrays (softmax: 2-D, (N, K));
+- divergence stops training: ``fit`` computes each update aside, and if the loss, a
+  gradient or an updated weight is NaN or infinite it raises `NonFiniteError` (a
+  FloatingPointError) before writing it. The weights, biases, velocities and
+  ``loss_history`` then hold the last finite epoch, so the caller can lower the
+  learning rate and carry on from there.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+import math
+import numbers
+
 from . import activations as _act
 from .losses import get_loss, softmax as _softmax
 from .network import backward as _backward
 from .network import forward_with_cache as _forward_with_cache
 from .spec import NetworkSpec
-from .validation import check_inputs, encode_targets
+from .train_step import NonFiniteError
+from .validation import as_real_array, check_finite, check_inputs, encode_targets
 
 
-def _float(z):
-    """z as a float array (the article's functions are called on floats; ints become float64)."""
-    z = np.asarray(z)
-    return z if z.dtype.kind == "f" else z.astype(np.float64)
+def _float(z, name="z"):
+    """z as a finite float array (the article's functions are called on floats; ints become float64)."""
+    z = as_real_array(z, name)
+    z = z if z.dtype.kind == "f" else z.astype(np.float64)
+    check_finite(z, name)
+    return z
+
+
+def _rate(value, name, low, high, expected):
+    """A real hyper-parameter in [low, high) (high may be inf), or TypeError/ValueError saying `expected`."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be {expected}, got {type(value).__name__} {value!r}")
+    value = float(value)
+    if not (math.isfinite(value) and low <= value < high):
+        raise ValueError(f"{name} must be {expected}, got {value!r}")
+    return value
+
+
+def _epochs(epochs):
+    if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral):
+        raise TypeError(f"epochs must be an int >= 1, got {type(epochs).__name__} {epochs!r}")
+    if epochs < 1:
+        raise ValueError(f"epochs must be an int >= 1, got {epochs!r}")
+    return int(epochs)
+
+
+def _all_finite(arrays) -> bool:
+    return all(np.isfinite(a).all() for a in arrays)
 
 
 class Activations:
@@ -85,7 +125,10 @@ class Activations:
     @staticmethod
     def softmax(z):
         """Softmax: converts logits to probabilities. Used for multi-class output."""
-        return _softmax(_float(z))
+        z = _float(z)
+        if z.ndim != 2:
+            raise ValueError(f"softmax takes logits of shape (N, K), one row per example; got {z.ndim}-D of shape {z.shape}")
+        return _softmax(z)
 
 
 def _global_randn_init(layer_sizes):
@@ -98,13 +141,20 @@ def _global_randn_init(layer_sizes):
     return weights, biases
 
 
+def _check_step(epoch, loss, gradients):
+    """NonFiniteError, before any update, if the loss or a gradient is NaN or infinite."""
+    if not (math.isfinite(loss) and _all_finite(gradients)):
+        raise NonFiniteError(f"epoch {epoch}: the loss or a gradient is not finite (loss = {loss}); training "
+                             "diverged (learning rate too large?); weights kept at their last finite values")
+
+
 class _SeedNet:
     """What both article classes share: a spec, weights/biases lists, forward and gradients."""
 
     _loss_name = ""
 
     def _init_network(self, layer_sizes):
-        self.spec = NetworkSpec(list(layer_sizes), "relu", self._loss_name)
+        self.spec = NetworkSpec(layer_sizes, "relu", self._loss_name)
         self.weights, self.biases = _global_randn_init(self.spec.sizes)
         self._cache = None  # (X as given, X checked, logits, caches) of the last forward
 
@@ -159,8 +209,10 @@ class NeuralNetwork(_SeedNet):
             learning_rate: float
             momentum: float, SGD momentum (0 = vanilla SGD)
         """
-        self.lr = learning_rate
-        self.momentum = momentum
+        self.lr = _rate(learning_rate, "learning_rate", 0.0, math.inf, "a finite float > 0")
+        if self.lr == 0.0:
+            raise ValueError("learning_rate must be a finite float > 0, got 0.0")
+        self.momentum = _rate(momentum, "momentum", 0.0, 1.0, "a float in [0, 1)")
         self._init_network(layer_sizes)
         self.velocities_w = [np.zeros_like(W) for W in self.weights]
         self.velocities_b = [np.zeros_like(b) for b in self.biases]
@@ -173,26 +225,45 @@ class NeuralNetwork(_SeedNet):
         return gradients_w, gradients_b
 
     def _update_weights(self, gradients_w, gradients_b):
-        """SGD with momentum, in place:  v ← μ v − lr g,  W ← W + v."""
+        """SGD with momentum:  v ← μ v − lr g,  W ← W + v.
+
+        Computed aside and written in place only if every new value is finite;
+        otherwise NonFiniteError and nothing changes.
+        """
+        vw = [self.momentum * v - self.lr * g for v, g in zip(self.velocities_w, gradients_w)]  # like weights
+        vb = [self.momentum * v - self.lr * g for v, g in zip(self.velocities_b, gradients_b)]  # like biases
+        new_w = [W + v for W, v in zip(self.weights, vw)]
+        new_b = [b + v for b, v in zip(self.biases, vb)]
+        if not _all_finite(new_w + new_b):
+            raise NonFiniteError("the update made a weight NaN or infinite (learning rate too large?); "
+                                 "weights, biases and velocities kept at their last finite values")
         for i in range(len(self.weights)):
-            self.velocities_w[i] = self.momentum * self.velocities_w[i] - self.lr * gradients_w[i]
-            self.velocities_b[i] = self.momentum * self.velocities_b[i] - self.lr * gradients_b[i]
-            self.weights[i] += self.velocities_w[i]
-            self.biases[i] += self.velocities_b[i]
+            self.weights[i][...] = new_w[i]
+            self.biases[i][...] = new_b[i]
+        self.velocities_w, self.velocities_b = vw, vb
 
     def fit(self, X, y, epochs=1000, verbose=True):
-        """Train the network: full-batch gradient steps, one per epoch."""
+        """Train the network: full-batch gradient steps, one per epoch.
+
+        Stops with NonFiniteError if training diverges; the network then holds the
+        last finite epoch (see the module docstring).
+        """
+        epochs = _epochs(epochs)
+        self.forward(X)  # checks X
+        encode_targets(self.spec, y, self._cache[1].shape[0])  # checks y before the first update
         for epoch in range(epochs):
             self.forward(X)
             loss, gradients_w, gradients_b = self._loss_and_grads(X, y)
-            self.loss_history.append(loss)
+            _check_step(epoch, loss, gradients_w + gradients_b)
             self._update_weights(gradients_w, gradients_b)
+            self.loss_history.append(loss)
             if verbose and epoch % 200 == 0:
                 print(f"Epoch {epoch}: loss = {loss:.4f}")
         return self
 
     def predict(self, X, threshold=0.5):
         """Predict class labels (0/1 ints of shape (N,))."""
+        threshold = _rate(threshold, "threshold", 0.0, 1.0 + 1e-12, "a probability in [0, 1]")
         output = self.forward(X)
         return (output >= threshold).astype(int).flatten()
 
@@ -205,17 +276,32 @@ class MultiClassNN(_SeedNet):
     _loss_name = "cross_entropy"
 
     def __init__(self, layer_sizes, learning_rate=0.01):
-        self.lr = learning_rate
+        self.lr = _rate(learning_rate, "learning_rate", 0.0, math.inf, "a finite float > 0")
+        if self.lr == 0.0:
+            raise ValueError("learning_rate must be a finite float > 0, got 0.0")
         self._init_network(layer_sizes)
 
     def fit(self, X, y, epochs=1000, verbose=True):
-        """Train with plain full-batch SGD; y holds integer class labels in [0, layer_sizes[-1])."""
+        """Train with plain full-batch SGD; y holds integer class labels in [0, layer_sizes[-1]).
+
+        Stops with NonFiniteError if training diverges; the weights then hold the
+        last finite epoch (see the module docstring).
+        """
+        epochs = _epochs(epochs)
+        self.forward(X)  # checks X
+        encode_targets(self.spec, y, self._cache[1].shape[0])  # checks y before the first update
         for epoch in range(epochs):
             self.forward(X)
             loss, gradients_w, gradients_b = self._loss_and_grads(X, y)
+            _check_step(epoch, loss, gradients_w + gradients_b)
+            new_w = [W - self.lr * g for W, g in zip(self.weights, gradients_w)]  # W ← W − lr dW
+            new_b = [b - self.lr * g for b, g in zip(self.biases, gradients_b)]  # b ← b − lr db
+            if not _all_finite(new_w + new_b):
+                raise NonFiniteError(f"epoch {epoch}: the update made a weight NaN or infinite (learning rate "
+                                     "too large?); weights and biases kept at their last finite values")
             for i in range(len(self.weights)):
-                self.weights[i] -= self.lr * gradients_w[i]
-                self.biases[i] -= self.lr * gradients_b[i]
+                self.weights[i][...] = new_w[i]
+                self.biases[i][...] = new_b[i]
             if verbose and epoch % 200 == 0:
                 print(f"Epoch {epoch}: loss = {loss:.4f}")
         return self
@@ -228,7 +314,7 @@ class MultiClassNN(_SeedNet):
 
 def count_parameters(layer_sizes):
     """Count total trainable parameters in an MLP (prints one line per layer, then the total)."""
-    spec = NetworkSpec(list(layer_sizes), "relu", "mse")  # mse: any number of outputs
+    spec = NetworkSpec(layer_sizes, "relu", "mse")  # mse: any number of outputs
     total = 0
     for i, ((fan_in, fan_out), _) in enumerate(spec.layer_shapes()):
         weights = fan_in * fan_out

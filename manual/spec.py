@@ -112,7 +112,8 @@ class NetworkSpec:
 
 
 def _check_sizes(sizes) -> Tuple[int, ...]:
-    if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__iter__"):
+    # sets and dicts iterate in no meaningful order: a layer order must be given
+    if isinstance(sizes, (str, bytes, set, frozenset, dict)) or not hasattr(sizes, "__iter__"):
         raise TypeError(f"sizes must be a sequence of ints such as [10, 64, 3], got {sizes!r}")
     sizes = tuple(sizes)
     for s in sizes:
@@ -138,13 +139,13 @@ def _check_hidden(hidden, n_hidden: int) -> Tuple[str, ...]:
     else:
         raise TypeError(f"hidden must be an activation name or a list of names, got {hidden!r}")
     for name in hidden:
-        if name not in ACTIVATION_NAMES:
+        if not isinstance(name, str) or name not in ACTIVATION_NAMES:
             raise ValueError(f"unknown activation {name!r}; valid names: {', '.join(ACTIVATION_NAMES)}")
     return hidden
 
 
 def _check_loss(loss, n_outputs: int) -> str:
-    if loss not in LOSS_HEADS:
+    if not isinstance(loss, str) or loss not in LOSS_HEADS:  # (a list would not even hash)
         raise ValueError(f"unknown loss {loss!r}; valid names: {', '.join(LOSS_NAMES)}")
     if loss == "binary_cross_entropy" and n_outputs != 1:
         raise ValueError(
