@@ -24,3 +24,4 @@ from .train_step import NonFiniteError as NonFiniteError
 from .train_step import TrainStep as TrainStep
 from . import datasets as datasets
 from . import optimizers as optimizers
+from .mlp import MLP as MLP

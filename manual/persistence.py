@@ -1,0 +1,231 @@
+"""Save and load an MLP as one .npz file: no pickle, written atomically, checked on load.
+
+Format version 1. Every entry is a plain typed array (np.load(..., allow_pickle=False)
+reads it):
+
+    format                  0-d str    "dualgrad.MLP"
+    version                 0-d int64  1
+    meta                    0-d str    JSON: {"settings": the constructor's arguments,
+                                       "spec": NetworkSpec.to_dict(), "n_epochs": int,
+                                       "best_epoch": int | null, "optimizer_count": int,
+                                       "rng": the PCG64 bit_generator.state (ints as JSON ints)}
+    params.{l}.W, params.{l}.b         layer l = 1..L, (fan_in, fan_out) and (fan_out,), in dtype
+    opt.{field}.{l}.W, opt.{field}.{l}.b   the optimizer's per-parameter state (sgd: trace, only
+                                       with momentum; adam: mu, nu; rmsprop: nu), like params
+    classes                 (K,)       classes_ of a classifier: bool, int, float or str
+    loss_history, validation_history   (E,) float64
+
+`load` restores everything `fit`/`partial_fit` read, generator included: a loaded
+model continues with `partial_fit` exactly as the saved one would have.
+
+`save` writes to a temporary file in the target's directory, flushes and fsyncs it,
+then renames it over `path` (os.replace, atomic on POSIX and Windows): a failed
+save leaves any previous file untouched. A model with a custom Optimizer object
+cannot be saved (its rule and schedule are code, not data): a ValueError says so.
+`load` raises ValueError for anything that is not a complete file of this format
+and version, naming the file and the problem.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import zipfile
+
+import numpy as np
+
+from .spec import NetworkSpec
+
+FORMAT = "dualgrad.MLP"
+VERSION = 1
+STATE_FIELDS = {"sgd": ("trace",), "adam": ("mu", "nu"), "rmsprop": ("nu",)}  # per-parameter optimizer state
+
+
+def save(model, path) -> None:
+    """Write `model` (fitted, with a named optimizer) to `path` atomically."""
+    path = os.fspath(path)
+    arrays = to_arrays(model)  # every check first: a refused save touches no file
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            _write(f, arrays)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def _write(f, arrays) -> None:
+    """The .npz bytes (a separate function so tests can make a write fail midway)."""
+    np.savez(f, **arrays)
+
+
+def to_arrays(model) -> dict:
+    """{name: typed array} of the file, or a ValueError if `model` cannot be saved."""
+    if not isinstance(model.optimizer, str):
+        raise ValueError("cannot save an MLP built with an Optimizer object: its rule and schedule are code, "
+                         "not data. Use optimizer='sgd', 'adam' or 'rmsprop' to make a model that can be saved")
+    params = model.params  # NotFittedError (a ValueError) if there is nothing to save
+    state = model._state
+    meta = {
+        "settings": settings(model),
+        "spec": model.spec.to_dict(),
+        "n_epochs": model.n_epochs_,
+        "best_epoch": model.best_epoch_,
+        "optimizer_count": int(state.count),
+        "rng": model._rng.bit_generator.state,
+    }
+    arrays = {"format": np.array(FORMAT), "version": np.array(VERSION, dtype=np.int64), "meta": np.array(json.dumps(meta))}
+    arrays.update(_tree("params", params))
+    for field in STATE_FIELDS[model.optimizer]:
+        tree = getattr(state, field)
+        if tree is not None:
+            arrays.update(_tree(f"opt.{field}", tree))
+    if model.classes_ is not None:
+        arrays["classes"] = np.asarray(model.classes_)
+    arrays["loss_history"] = np.array(model.loss_history, dtype=np.float64)
+    arrays["validation_history"] = np.array(model.validation_history, dtype=np.float64)
+    return arrays
+
+
+def settings(model) -> dict:
+    """The constructor's arguments, as JSON values."""
+    return {
+        "sizes": list(model.spec.sizes), "hidden": list(model.spec.hidden), "loss": model.spec.loss,
+        "optimizer": model.optimizer, "learning_rate": model.learning_rate, "momentum": model.momentum,
+        "l2": model.spec.l2, "batch_size": model.batch_size, "epochs": model.epochs, "shuffle": model.shuffle,
+        "seed": model.seed, "dtype": model.dtype.name, "early_stopping": model.early_stopping,
+        "validation_fraction": model.validation_fraction, "patience": model.patience, "init": model.init,
+        "verbose": model.verbose,
+    }
+
+
+def load(path):
+    """The MLP saved at `path`; ValueError naming the file for anything else."""
+    from .mlp import MLP
+
+    path = os.fspath(path)
+    try:
+        npz = np.load(path, allow_pickle=False)
+        if not isinstance(npz, np.lib.npyio.NpzFile):
+            raise _Bad("a single .npy array, not an .npz archive")
+        with npz:
+            arrays = {name: npz[name] for name in npz.files}
+    except _Bad as err:
+        raise ValueError(f"{path}: not a dualgrad MLP file: {err}") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as err:
+        if isinstance(err, FileNotFoundError):
+            raise
+        raise ValueError(f"{path}: not a readable dualgrad MLP file (truncated, corrupted, pickled or foreign): "
+                         f"{type(err).__name__}: {err}") from None
+    try:
+        return _from_arrays(MLP, arrays)
+    except (_Bad, TypeError, ValueError, KeyError) as err:
+        raise ValueError(f"{path}: not a valid dualgrad MLP file: {err}") from None
+
+
+class _Bad(Exception):
+    pass
+
+
+def _from_arrays(MLP, arrays):
+    tag = _scalar(arrays, "format", "U")
+    if tag != FORMAT:
+        raise _Bad(f"format tag {tag!r}, expected {FORMAT!r}")
+    version = _scalar(arrays, "version", "i")
+    if version != VERSION:
+        raise _Bad(f"format version {version}, this dualgrad reads version {VERSION} only")
+    meta = json.loads(_scalar(arrays, "meta", "U"))
+    if not isinstance(meta, dict) or set(meta) != {"settings", "spec", "n_epochs", "best_epoch", "optimizer_count", "rng"}:
+        raise _Bad("meta does not hold the expected keys")
+    model = MLP(**meta["settings"])  # validates every setting
+    if NetworkSpec.from_dict(meta["spec"]) != model.spec:
+        raise _Bad(f"spec {meta['spec']} disagrees with the settings")
+    params = _read_tree(arrays, "params", [(W.shape, b.shape) for W, b in _shapes(model.spec)], model.dtype)
+    state = model._opt.init(params)
+    fields = {}
+    for field in STATE_FIELDS[model.optimizer]:
+        if getattr(state, field) is not None:
+            fields[field] = _read_tree(arrays, f"opt.{field}", [(W.shape, b.shape) for W, b in params], model.dtype)
+    count = meta["optimizer_count"]
+    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+        raise _Bad(f"optimizer_count must be an int >= 0, got {count!r}")
+    state = state._replace(count=count, **fields)
+    classes = None
+    if model.is_classifier:
+        if "classes" not in arrays:
+            raise _Bad("a classifier's file needs 'classes'")
+        classes = model._check_classes(arrays["classes"])
+        if not np.array_equal(classes, arrays["classes"]):
+            raise _Bad("classes must be sorted and distinct")
+    histories = {name: _history(arrays, name) for name in ("loss_history", "validation_history")}
+    n_epochs, best = meta["n_epochs"], meta["best_epoch"]
+    if isinstance(n_epochs, bool) or not isinstance(n_epochs, int) or n_epochs != len(histories["loss_history"]):
+        raise _Bad(f"n_epochs {n_epochs!r} disagrees with loss_history ({len(histories['loss_history'])} entries)")
+    if best is not None and (isinstance(best, bool) or not isinstance(best, int) or not 1 <= best <= n_epochs):
+        raise _Bad(f"best_epoch must be null or an epoch in 1..{n_epochs}, got {best!r}")
+    rng = np.random.default_rng()
+    try:
+        rng.bit_generator.state = meta["rng"]
+    except (TypeError, ValueError, KeyError) as err:
+        raise _Bad(f"unreadable generator state: {err}") from None
+    model._params, model._state, model._rng, model.classes_ = params, state, rng, classes
+    model.loss_history = histories["loss_history"].tolist()
+    model.validation_history = histories["validation_history"].tolist()
+    model.n_epochs_, model.best_epoch_ = n_epochs, best
+    return model
+
+
+def _tree(prefix, tree) -> dict:
+    out = {}
+    for l, (W, b) in enumerate(tree, start=1):
+        out[f"{prefix}.{l}.W"] = W
+        out[f"{prefix}.{l}.b"] = b
+    return out
+
+
+def _shapes(spec):
+    return [(np.empty(w), np.empty(b)) for w, b in spec.layer_shapes()]
+
+
+def _read_tree(arrays, prefix, shapes, dtype) -> list:
+    tree = []
+    for l, shape_pair in enumerate(shapes, start=1):
+        pair = []
+        for leaf, shape in zip("Wb", shape_pair):
+            name = f"{prefix}.{l}.{leaf}"
+            if name not in arrays:
+                raise _Bad(f"missing array {name!r}")
+            a = arrays[name]
+            if a.shape != shape or a.dtype != dtype:
+                raise _Bad(f"{name} must be {dtype.name} of shape {shape}, got {a.dtype} of shape {a.shape}")
+            if not np.isfinite(a).all():
+                raise _Bad(f"{name} holds NaN or infinite values")
+            pair.append(np.array(a))  # a fresh, writeable array
+        tree.append(tuple(pair))
+    return tree
+
+
+def _scalar(arrays, name, kind):
+    if name not in arrays:
+        raise _Bad(f"missing entry {name!r}")
+    a = arrays[name]
+    if a.shape != () or a.dtype.kind != kind:
+        raise _Bad(f"{name!r} must be a 0-d array of kind {kind!r}, got {a.dtype} of shape {a.shape}")
+    return a.item()
+
+
+def _history(arrays, name):
+    if name not in arrays:
+        raise _Bad(f"missing entry {name!r}")
+    a = arrays[name]
+    if a.ndim != 1 or a.dtype != np.float64:
+        raise _Bad(f"{name} must be 1-D float64, got {a.dtype} of shape {a.shape}")
+    return a
