@@ -26,7 +26,9 @@ Contract and invariants:
   or TypeError that names the argument (or the layer and leaf) and what was
   expected, and leaves every array as it was.
 * Each rule is written once, as an in-place step on one leaf; `update` copies
-  params and state, then runs that same step.
+  params and state, then runs that same step. The step writes its temporaries
+  into scratch arrays kept by the optimizer (one set per leaf shape), so
+  `update_inplace` allocates nothing once it has seen a shape.
 
 Rules are optax's (`optax.sgd`, `optax.adam`, `optax.rmsprop`, default extra
 arguments) down to the order of operations, so the two agree to rounding (see
@@ -147,13 +149,21 @@ def sgd(learning_rate, momentum=0.0, nesterov=False) -> Optimizer:
         params = _check_params(params)
         return SgdState(count=0, trace=_zeros_like(params) if momentum else None)
 
-    def step(rate, g, w, t=None):
+    def step(rate, g, w, t=None, *, work):
+        u = work[0]  # scratch of w's shape: the step η t before it is subtracted
         if t is None:
-            w -= rate * g  # w ← w − η g
+            np.multiply(g, rate, out=u)
+            w -= u  # w ← w − η g
             return
         t *= momentum
         t += g  # t ← g + μ t
-        w -= rate * (g + momentum * t if nesterov else t)  # w ← w − η (g + μ t)  or  w − η t
+        if nesterov:
+            np.multiply(t, momentum, out=u)
+            u += g  # g + μ t
+            u *= rate
+        else:
+            np.multiply(t, rate, out=u)  # η t
+        w -= u  # w ← w − η (g + μ t)  or  w − η t
 
     return _optimizer(learning_rate, SgdState, init, step, fields=("trace",) if momentum else ())
 
@@ -175,19 +185,24 @@ def adam(learning_rate=1e-3, b1=0.9, b2=0.999, eps=1e-8) -> Optimizer:
         params = _check_params(params)
         return AdamState(count=0, mu=_zeros_like(params), nu=_zeros_like(params))
 
-    def step(rate, g, w, m, v, k):
+    def step(rate, g, w, m, v, k, *, work):
+        u, m_hat = work  # scratch of w's shape
         m *= b1
-        m += (1 - b1) * g  # m ← (1−β₁) g + β₁ m
+        np.multiply(g, 1 - b1, out=u)
+        m += u  # m ← (1−β₁) g + β₁ m
         v *= b2
-        v += (1 - b2) * np.square(g)  # v ← (1−β₂) g² + β₂ v
-        u = v / (1 - b2**k)  # v̂
+        np.square(g, out=u)
+        u *= 1 - b2
+        v += u  # v ← (1−β₂) g² + β₂ v
+        np.divide(v, 1 - b2**k, out=u)  # v̂
         np.sqrt(u, out=u)
         u += eps  # √v̂ + ε
-        np.divide(m / (1 - b1**k), u, out=u)  # m̂ / (√v̂ + ε)
+        np.divide(m, 1 - b1**k, out=m_hat)  # m̂
+        np.divide(m_hat, u, out=u)  # m̂ / (√v̂ + ε)
         u *= rate
         w -= u  # w ← w − η m̂ / (√v̂ + ε)
 
-    return _optimizer(learning_rate, AdamState, init, step, with_k=True)
+    return _optimizer(learning_rate, AdamState, init, step, with_k=True, n_work=2)
 
 
 def rmsprop(learning_rate, decay=0.9, eps=1e-8) -> Optimizer:
@@ -208,10 +223,13 @@ def rmsprop(learning_rate, decay=0.9, eps=1e-8) -> Optimizer:
         params = _check_params(params)
         return RmspropState(count=0, nu=_zeros_like(params))
 
-    def step(rate, g, w, v):
+    def step(rate, g, w, v, *, work):
+        u = work[0]  # scratch of w's shape
         v *= decay
-        v += (1 - decay) * np.square(g)  # v ← (1−ρ) g² + ρ v
-        u = v + eps
+        np.square(g, out=u)
+        u *= 1 - decay
+        v += u  # v ← (1−ρ) g² + ρ v
+        np.add(v, eps, out=u)
         np.sqrt(u, out=u)
         np.divide(g, u, out=u)  # g / √(v + ε)
         u *= rate
@@ -220,18 +238,20 @@ def rmsprop(learning_rate, decay=0.9, eps=1e-8) -> Optimizer:
     return _optimizer(learning_rate, RmspropState, init, step)
 
 
-def _optimizer(learning_rate, state_type, init, step, fields=None, with_k=False) -> Optimizer:
-    """The Optimizer around one in-place leaf step `step(rate, g, w, *state_leaves[, k])`,
-    the state leaves taken from `fields` (default: every field after count)."""
+def _optimizer(learning_rate, state_type, init, step, fields=None, with_k=False, n_work=1) -> Optimizer:
+    """The Optimizer around one in-place leaf step `step(rate, g, w, *state_leaves[, k], work=...)`,
+    the state leaves taken from `fields` (default: every field after count), `work` a list of
+    `n_work` scratch arrays of w's shape and dtype that the step may overwrite."""
     schedule = learning_rate if callable(learning_rate) else constant(learning_rate)
     fields = state_type._fields[1:] if fields is None else fields  # per-parameter fields, params layout
+    scratch = _Scratch(n_work)
 
     def apply(grads, state, params, rate):
         # the only place a rule runs; everything has been checked
         trees = [getattr(state, f) for f in fields]
         extra = (state.count + 1,) if with_k else ()
         for g, w, *s in zip(_leaves(grads), _leaves(params), *map(_leaves, trees)):
-            step(w.dtype.type(rate), g, w, *s, *extra)
+            step(w.dtype.type(rate), g, w, *s, *extra, work=scratch.like(w))
         return state._replace(count=state.count + 1)
 
     def check(grads, state, params, inplace):
@@ -260,6 +280,28 @@ def _optimizer(learning_rate, state_type, init, step, fields=None, with_k=False)
 
 
 # ---------------------------------------------------------------- helpers
+
+
+class _Scratch:
+    """Scratch arrays for the leaf steps, made once per (shape, dtype) and reused, so that a
+    steady stream of updates allocates nothing. Their contents never leave a step.
+
+    NOTE: one optimizer object therefore must not run two updates at the same time (threads);
+    give each thread its own optimizer. Leaves of one shape share their scratch (updates run
+    leaf after leaf). At most `limit` shapes are kept: a new shape past that starts afresh.
+    """
+
+    def __init__(self, n_work, limit=64):
+        self.n_work, self.limit, self.arrays = n_work, limit, {}
+
+    def like(self, w):
+        key = (w.shape, w.dtype)
+        work = self.arrays.get(key)
+        if work is None:
+            if len(self.arrays) >= self.limit:
+                self.arrays.clear()
+            work = self.arrays[key] = [np.empty(w.shape, w.dtype) for _ in range(self.n_work)]
+        return work
 
 
 def _leaves(tree):
