@@ -340,6 +340,10 @@ class MLP:
 
     def _epoch(self, X, Y):
         """One pass over X (N, sizes[0]), Y (N, sizes[-1]), one TrainStep per batch."""
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported as NonFiniteError
+            self._epoch_unchecked(X, Y)
+
+    def _epoch_unchecked(self, X, Y):
         n = X.shape[0]
         size = n if self.batch_size is None else min(self.batch_size, n)
         order = self._rng.permutation(n) if self.shuffle and size < n else None  # (N,) or rows as given
