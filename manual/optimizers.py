@@ -257,7 +257,7 @@ def _optimizer(learning_rate, state_type, init, step, fields=None, with_k=False,
     def check(grads, state, params, inplace):
         """η for this update, after checking every argument: nothing is written before this returns."""
         params = _check_params(params, writeable=inplace)
-        _check_like(grads, params, "grads", "d")
+        _check_like(grads, params, "grads", "d", finite=True)
         if not isinstance(state, state_type):
             raise TypeError(f"state must be a {state_type.__name__} made by this optimizer's init, got {type(state).__name__}")
         if isinstance(state.count, bool) or not isinstance(state.count, numbers.Integral) or state.count < 0:
@@ -348,8 +348,9 @@ def _check_params(params, writeable=False):
     return params
 
 
-def _check_like(tree, params, name, prefix, writeable=False):
-    """`tree` has the layout of `params`: as many layers, each leaf of its parameter's shape and dtype."""
+def _check_like(tree, params, name, prefix, writeable=False, finite=False):
+    """`tree` has the layout of `params`: as many layers, each leaf of its parameter's shape and dtype
+    (and, with finite=True, no NaN or ±inf: a NaN gradient would silently poison params and state)."""
     if not isinstance(tree, (list, tuple)):
         raise TypeError(f"{name} must be a list of (W, b) pairs like params, got {type(tree).__name__}")
     if len(tree) != len(params):
@@ -367,6 +368,9 @@ def _check_like(tree, params, name, prefix, writeable=False):
                 raise TypeError(f"{where} must have dtype {like.dtype} (that of layer {l}'s {leaf}), got {arr.dtype}")
             if writeable and not arr.flags.writeable:
                 raise ValueError(f"{where} is read-only; update_inplace writes into the state (use update)")
+            # min/max propagate NaN and expose ±inf without allocating (update_inplace stays allocation-free)
+            if finite and not (math.isfinite(arr.min()) and math.isfinite(arr.max())):
+                raise ValueError(f"{where} contains NaN or infinite values; expected finite gradients")
 
 
 def _real(value, name, expected):
