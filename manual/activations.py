@@ -21,7 +21,8 @@ from . import spec as _spec
 
 LEAKY_SLOPE = 0.01  # jax.nn.leaky_relu's default negative_slope
 ELU_ALPHA = 1.0  # jax.nn.elu's default alpha
-GELU_C = np.sqrt(2.0 / np.pi)  # gelu's tanh approximation: u = c (z + 0.044715 z³)
+GELU_C = float(np.sqrt(2.0 / np.pi))  # gelu's tanh approximation: u = c (z + 0.044715 z³); a Python
+# float, not np.float64: NumPy 2 would promote float32 arrays to float64 through a NumPy scalar
 GELU_K = 0.044715
 
 
