@@ -3,11 +3,18 @@
     dualgrad verify                       # a seeded sweep of 60 random networks (every activation, every loss)
     dualgrad verify --sizes 10 64 3 --hidden relu --loss cross_entropy --batch 32 --seed 0 [--fd] [--l2 0.01]
     dualgrad explain --sizes 10 64 3 [--hidden relu] [--loss cross_entropy] [--batch 32] [--format markdown]
-    dualgrad train moons --hidden-sizes 16 16 --optimizer adam --epochs 200 --out plots/
+    dualgrad train moons --hidden-sizes 16 16 --optimizer adam --epochs 200 --out plots/ [--check]
+    dualgrad verify --import my_activations.py --hidden softsign    # a user's registered activation
 
 Exit status: 0 success; 1 a gradient check failed (verify, train --check);
-2 bad input (one line `dualgrad: error: ...` on stderr, never a traceback).
-Output is deterministic for a given seed.
+2 bad input (one line `dualgrad: error: ...` on stderr, never a traceback);
+3 training diverged (the loss or a gradient became NaN or infinite).
+Output is deterministic for a given seed. A progress bar is drawn on stderr
+only when stderr is a terminal.
+
+`train --out DIR` needs matplotlib (`pip install 'dualgrad[plot]'`): without it
+the command stops with exit status 2 before training, rather than train and
+write nothing.
 
 `dualgrad verify --json` prints one JSON object (and nothing else) on stdout:
 
