@@ -183,6 +183,8 @@ class _SeedNet:
         article's backward does; otherwise runs the forward first.
         """
         if self._cache is None or self._cache[0] is not X:
+            X_checked = check_inputs(self.spec, X, dtype=self.weights[0].dtype)  # (N, sizes[0])
+            encode_targets(self.spec, y, X_checked.shape[0])  # y checked before forward changes anything
             self.forward(X)
         _, X, logits, caches = self._cache
         Y = encode_targets(self.spec, y, X.shape[0], dtype=X.dtype)  # (N, sizes[-1])
@@ -249,8 +251,8 @@ class NeuralNetwork(_SeedNet):
         last finite epoch (see the module docstring).
         """
         epochs = _epochs(epochs)
-        self.forward(X)  # checks X
-        encode_targets(self.spec, y, self._cache[1].shape[0])  # checks y before the first update
+        n = check_inputs(self.spec, X, dtype=self.weights[0].dtype).shape[0]  # X: (N, sizes[0])
+        encode_targets(self.spec, y, n)  # checks y before forward writes activations
         for epoch in range(epochs):
             self.forward(X)
             loss, gradients_w, gradients_b = self._loss_and_grads(X, y)
@@ -288,8 +290,8 @@ class MultiClassNN(_SeedNet):
         last finite epoch (see the module docstring).
         """
         epochs = _epochs(epochs)
-        self.forward(X)  # checks X
-        encode_targets(self.spec, y, self._cache[1].shape[0])  # checks y before the first update
+        n = check_inputs(self.spec, X, dtype=self.weights[0].dtype).shape[0]  # X: (N, sizes[0])
+        encode_targets(self.spec, y, n)  # checks y before forward writes activations
         for epoch in range(epochs):
             self.forward(X)
             loss, gradients_w, gradients_b = self._loss_and_grads(X, y)

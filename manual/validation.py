@@ -52,8 +52,13 @@ def check_inputs(spec: NetworkSpec, X, dtype=np.float64) -> np.ndarray:
         raise ValueError(f"X is an empty batch (shape {arr.shape}); expected at least one row of width {n_in}")
     if arr.shape[1] != n_in:
         raise ValueError(f"X must have {n_in} columns (sizes[0]), got shape {arr.shape}")
-    arr = arr.astype(dtype, copy=False)
     check_finite(arr, "X")
+    with np.errstate(over="ignore"):  # float64 -> float32 may overflow: reported below
+        arr = arr.astype(dtype, copy=False)
+    if not np.isfinite(arr).all():
+        bad = tuple(int(i) for i in np.argwhere(~np.isfinite(arr))[0])
+        raise ValueError(f"X has values beyond the {np.dtype(dtype)} range (±{np.finfo(dtype).max:.2e}), "
+                         f"first at index {bad}; rescale X or use float64 parameters")
     return arr
 
 

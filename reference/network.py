@@ -30,12 +30,15 @@ def total_loss(params, spec, X, Y):
     return LOSSES[spec.loss](logits(spec, params, X), Y) + penalty
 
 
-def _to_jax(spec, params, X, y=None):
+_NO_Y = object()  # forward passes no labels; y=None from a caller is a bad label array
+
+
+def _to_jax(spec, params, X, y=_NO_Y):
     check_spec(spec)
     params = check_params(spec, params)
     X = check_inputs(spec, X, dtype=np.float64)
     jparams = [(jnp.asarray(W, jnp.float64), jnp.asarray(b, jnp.float64)) for W, b in params]
-    Y = None if y is None else jnp.asarray(encode_targets(spec, y, X.shape[0]))
+    Y = None if y is _NO_Y else jnp.asarray(encode_targets(spec, y, X.shape[0]))
     return jparams, jnp.asarray(X), Y
 
 

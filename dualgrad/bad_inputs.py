@@ -1,0 +1,903 @@
+"""Wrong inputs for every public entry point, as hypothesis strategies.
+
+A *kind* is one way of being wrong at one entry point, e.g.
+``"manual.forward | X of rank 1"``. `KINDS` maps each kind's name to a
+strategy that draws a `BadCall`: a small valid setting (a spec, parameters,
+a batch, an optimizer state, a seed network, ...) with exactly that one thing
+broken. The contract a call must keep (tests/test_bad_input.py checks it)::
+
+    case = data.draw(KINDS[kind]())
+    before = snapshot(case.state)
+    case.call()   # must raise ValueError or TypeError, exactly those types or the
+                  # project's own subclasses (never IndexError, numpy's AxisError or
+                  # UFuncTypeError, a broadcasting error, a JAX error, a warning);
+                  # re.search(case.expect, message) finds what was expected
+    assert same(before, snapshot(case.state))   # nothing changed
+
+For the command line the call is `dualgrad.cli.main(argv)`; it counts as a
+rejection when it exits 2 with empty stdout and one stderr line
+``dualgrad: error: ...``, which `cli_call` turns into ``ValueError(that line)``
+so one test checks every kind.
+
+Kinds are grouped by what is wrong (`CORRUPTIONS` for the network functions,
+which share their arguments, then per entry point); `count()` reports how many
+distinct (entry point, kind) pairs there are and how many distinct corruptions
+they come from.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import io
+import os
+from typing import Callable, Dict, NamedTuple, Optional
+
+import numpy as np
+from hypothesis import strategies as st
+
+from manual import spec as _spec
+from manual.spec import NetworkSpec
+
+from . import strategies as good
+
+# ---------------------------------------------------------------- the case type
+
+
+class BadCall(NamedTuple):
+    kind: str  # "entry point | what is wrong"
+    call: Callable[[], object]  # makes the wrong call
+    expect: str  # regex the error message must match: names what was expected
+    state: object  # what the call must leave as it was: arrays, lists, objects, paths (see snapshot)
+    cleanup: Optional[Callable[[], None]] = None  # removes temporary files the case made
+
+
+KINDS: Dict[str, Callable[[], st.SearchStrategy]] = {}
+GROUPS: Dict[str, str] = {}  # kind -> the corruption it applies (for counting distinct corruptions)
+
+
+def register(entry: str, what: str, build, group: str = None):
+    """Add the kind "entry | what": `build(draw)` returns (call, expect, state[, cleanup])."""
+    name = f"{entry} | {what}"
+    assert name not in KINDS, name
+
+    @st.composite
+    def strategy(draw):
+        return BadCall(name, *build(draw))
+
+    KINDS[name] = strategy
+    GROUPS[name] = group or what
+    return name
+
+
+def bad_calls(kinds=None) -> st.SearchStrategy:
+    """Any registered kind (or one of `kinds`), drawn."""
+    return st.sampled_from(sorted(kinds or KINDS)).flatmap(lambda k: KINDS[k]())
+
+
+def count() -> dict:
+    """{'kinds': (entry, kind) pairs, 'corruptions': distinct kinds of wrongness, 'entry_points': ...}."""
+    return {
+        "kinds": len(KINDS),
+        "corruptions": len(set(GROUPS.values())),
+        "entry_points": len({k.split(" | ")[0] for k in KINDS}),
+    }
+
+
+# ---------------------------------------------------------------- snapshots
+
+
+def snapshot(obj):
+    """A deep copy of everything `obj` holds: arrays, containers, an object's attributes,
+    a file's bytes or a directory's listing (os.PathLike / str paths), np.random's state."""
+    if isinstance(obj, np.ndarray):
+        return ("array", obj.dtype.str, obj.shape, obj.copy(), bool(obj.flags.writeable))
+    if isinstance(obj, os.PathLike):
+        path = os.fspath(obj)
+        if os.path.isdir(path):
+            return ("dir", {n: snapshot(_Path(os.path.join(path, n))) for n in sorted(os.listdir(path))})
+        if os.path.exists(path):
+            with open(path, "rb") as f:
+                return ("file", f.read())
+        return ("missing",)
+    if isinstance(obj, tuple) and hasattr(obj, "_fields"):  # NamedTuple states
+        return (type(obj).__name__, tuple(snapshot(v) for v in obj))
+    if isinstance(obj, (list, tuple)):
+        return (type(obj).__name__, [snapshot(v) for v in obj])
+    if isinstance(obj, dict):
+        return ("dict", {k: snapshot(v) for k, v in obj.items()})
+    if isinstance(obj, GlobalRandom):
+        return ("np.random", snapshot(list(np.random.get_state())))
+    if hasattr(obj, "__dict__") and not callable(obj):
+        return (type(obj).__name__, {k: snapshot(v) for k, v in vars(obj).items() if k != "_cache"})
+    return ("value", copy.deepcopy(obj))
+
+
+def same(a, b) -> bool:
+    """Snapshots equal, arrays bit for bit (NaN equal to NaN, dtype and shape included)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, np.ndarray):
+        return a.dtype == b.dtype and a.shape == b.shape and bool(np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"))
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    if isinstance(a, float) and a != a:
+        return b != b  # NaN equals NaN here
+    return bool(a == b)
+
+
+class _Path(os.PathLike):
+    def __init__(self, path):
+        self.path = path
+
+    def __fspath__(self):
+        return self.path
+
+
+class GlobalRandom:
+    """Put in a case's state to require that np.random's global state is untouched."""
+
+
+# ---------------------------------------------------------------- valid settings
+
+
+def small_network(draw, dtype=np.float64, losses=None):
+    """(spec, params, X, y): a small valid case (≤ 3 layers, widths ≤ 6, N ≤ 8)."""
+    spec = draw(good.specs(max_layers=3, max_width=6, losses=losses))
+    params = draw(good.parameters(spec, dtype=dtype))
+    X, y = draw(good.batches(spec, max_batch=8))
+    return spec, params, X.astype(dtype), y
+
+
+def _pick(draw, arr):
+    """A drawn index into arr (any rank)."""
+    return tuple(draw(st.integers(0, s - 1)) for s in arr.shape)
+
+
+NONFINITE = st.sampled_from([np.nan, np.inf, -np.inf])
+NOT_A_NUMBER = st.sampled_from(["0.1", None, [0.1], {"lr": 0.1}, 1j, True])
+
+
+# ---------------------------------------------------------------- network functions
+# A corruption takes (draw, spec, params, X, y) and returns (spec, params, X, y, expect).
+
+CORRUPTIONS = {}
+
+
+def corruption(name, needs_y=False, manual_only=False):
+    def deco(fn):
+        CORRUPTIONS[name] = (fn, needs_y, manual_only)
+        return fn
+
+    return deco
+
+
+ROWS_EXPECT = r"2-D of shape \(N, \d+\)"
+
+
+@corruption("X of rank 0")
+def _x_rank0(draw, spec, params, X, y):
+    return spec, params, X.ravel()[0], y, ROWS_EXPECT
+
+
+@corruption("X of rank 1")
+def _x_rank1(draw, spec, params, X, y):
+    return spec, params, X[0], y, ROWS_EXPECT
+
+
+@corruption("X of rank 3")
+def _x_rank3(draw, spec, params, X, y):
+    return spec, params, X[None] if draw(st.booleans()) else X[:, :, None], y, ROWS_EXPECT
+
+
+@corruption("X of the wrong width")
+def _x_width(draw, spec, params, X, y):
+    n_in = spec.sizes[0]
+    width = draw(st.integers(1, n_in + 3).filter(lambda w: w != n_in))
+    X2 = np.resize(X, (X.shape[0], width)).astype(X.dtype)
+    return spec, params, X2, y, rf"must have {n_in} columns"
+
+
+@corruption("X an empty batch")
+def _x_empty(draw, spec, params, X, y):
+    return spec, params, X[:0], y[:0], r"empty batch.*at least one row"
+
+
+def _nonfinite_x(draw, spec, params, X, y):
+    X = X.copy()
+    X[_pick(draw, X)] = draw(NONFINITE)
+    return spec, params, X, y, r"X contains NaN or infinite"
+
+
+corruption("X holding NaN or ±inf")(_nonfinite_x)
+
+
+@corruption("X of strings")
+def _x_strings(draw, spec, params, X, y):
+    bad = X.astype(str) if draw(st.booleans()) else "1, 2, 3"
+    return spec, params, bad, y, r"X must (hold real numbers|be an array of numbers)"
+
+
+@corruption("X of dtype object")
+def _x_object(draw, spec, params, X, y):
+    bad = draw(st.sampled_from(["none", "array", "dict"]))
+    bad = {"none": None, "dict": {"X": X}, "array": X.astype(object)}[bad]
+    return spec, params, bad, y, r"X must hold real numbers"
+
+
+@corruption("X complex")
+def _x_complex(draw, spec, params, X, y):
+    return spec, params, X + 1j * draw(st.sampled_from([0.0, 1.0])), y, r"X must hold real numbers.*complex"
+
+
+@corruption("X ragged rows")
+def _x_ragged(draw, spec, params, X, y):
+    rows = X.tolist()
+    rows[_pick(draw, X)[0]].append(0.0)
+    if X.shape[0] == 1:
+        rows.append([0.0])
+    return spec, params, rows, y, r"X could not be read as a rectangular array"
+
+
+@corruption("X overflowing float32 params", manual_only=True)
+def _x_float32_overflow(draw, spec, params, X, y):
+    params = [(W.astype(np.float32), b.astype(np.float32)) for W, b in params]
+    X = X.astype(np.float64)
+    X[_pick(draw, X)] = draw(st.sampled_from([1e39, -1e300]))  # finite in float64, inf in float32
+    return spec, params, X, y, r"X has values beyond the float32 range"
+
+
+@corruption("y of the wrong count", needs_y=True)
+def _y_count(draw, spec, params, X, y):
+    n = X.shape[0]
+    m = draw(st.integers(0, n + 2).filter(lambda m: m != n))
+    y2 = np.resize(y, (m,) + y.shape[1:])
+    return spec, params, X, y2, rf"one label per row of X \(N = {n}\)"
+
+
+def _label_expect(spec):
+    if spec.loss == "cross_entropy":
+        return rf"integers in \[0, {spec.sizes[-1]}\)"
+    return r"must be 0 or 1"
+
+
+@corruption("y labels out of range", needs_y=True)
+def _y_range(draw, spec, params, X, y):
+    spec = NetworkSpec(spec.sizes[:-1] + (draw(st.integers(2, 4)),), spec.hidden, "cross_entropy", spec.l2) \
+        if spec.loss == "mse" else spec
+    if spec.loss == "cross_entropy":
+        params = params[:-1] + [_resize_last(params[-1], spec.sizes[-1])]
+        y = np.zeros(X.shape[0], dtype=np.int64)
+        y[draw(st.integers(0, X.shape[0] - 1))] = draw(st.sampled_from([-1, spec.sizes[-1], spec.sizes[-1] + 7]))
+    else:
+        y = np.zeros(X.shape[0])
+        y[draw(st.integers(0, X.shape[0] - 1))] = draw(st.sampled_from([-1.0, 2.0]))
+    return spec, params, X, y, _label_expect(spec)
+
+
+@corruption("y labels not integers", needs_y=True)
+def _y_fraction(draw, spec, params, X, y):
+    if spec.loss == "mse":
+        spec = NetworkSpec(spec.sizes[:-1] + (1,), spec.hidden, "binary_cross_entropy", spec.l2)
+        params = params[:-1] + [_resize_last(params[-1], 1)]
+    y = np.zeros(X.shape[0])
+    y[draw(st.integers(0, X.shape[0] - 1))] = draw(st.sampled_from([0.5, 0.999, 1e-9]))
+    return spec, params, X, y, _label_expect(spec)
+
+
+def _resize_last(layer, k):
+    W, b = layer
+    return np.resize(W, (W.shape[0], k)).astype(W.dtype), np.resize(b, (k,)).astype(b.dtype)
+
+
+@corruption("y holding NaN or ±inf", needs_y=True)
+def _y_nonfinite(draw, spec, params, X, y):
+    y = y.astype(np.float64)
+    y[_pick(draw, y)] = draw(NONFINITE)
+    return spec, params, X, y, r"y contains NaN or infinite"
+
+
+@corruption("y of strings", needs_y=True)
+def _y_strings(draw, spec, params, X, y):
+    return spec, params, X, np.asarray(y).astype(str), r"y must hold real numbers"
+
+
+@corruption("y None or complex", needs_y=True)
+def _y_none(draw, spec, params, X, y):
+    bad = None if draw(st.booleans()) else np.asarray(y) + 1j
+    return spec, params, X, bad, r"y must hold real numbers"
+
+
+@corruption("y of rank 3", needs_y=True)
+def _y_rank3(draw, spec, params, X, y):
+    y = np.asarray(y).reshape(X.shape[0], -1)[:, :, None]
+    return spec, params, X, y, r"must have shape|labels must have shape|one-hot of shape"
+
+
+@corruption("y of the wrong width", needs_y=True)
+def _y_width(draw, spec, params, X, y):
+    k = spec.sizes[-1]
+    width = draw(st.integers(2, k + 3).filter(lambda w: w != k))
+    y2 = np.zeros((X.shape[0], width))
+    y2[:, 0] = 1
+    return spec, params, X, y2, rf"shape \({X.shape[0]}, {k}\)|shape \({X.shape[0]},\) or \({X.shape[0]}, 1\)"
+
+
+@corruption("y one-hot rows not one-hot", needs_y=True)
+def _y_onehot(draw, spec, params, X, y):
+    if spec.loss != "cross_entropy":
+        spec = NetworkSpec(spec.sizes[:-1] + (3,), spec.hidden, "cross_entropy", spec.l2)
+        params = params[:-1] + [_resize_last(params[-1], 3)]
+    k = spec.sizes[-1]
+    Y = np.eye(k)[np.zeros(X.shape[0], dtype=int)]  # (N, K)
+    r = draw(st.integers(0, X.shape[0] - 1))
+    Y[r] = draw(st.sampled_from([np.ones(k), np.zeros(k), np.full(k, 0.5)]))
+    return spec, params, X, Y, r"one-hot cross_entropy labels must be 0/1 with exactly one 1"
+
+
+@corruption("params with a layer missing or extra")
+def _p_count(draw, spec, params, X, y):
+    if draw(st.booleans()) or len(params) == 1:
+        params = params + [params[-1]]
+    else:
+        params = params[:-1]
+    return spec, params, X, y, rf"params has \d+ layer\(s\) but the spec .* has {spec.n_layers}"
+
+
+@corruption("params with a W or b of the wrong shape")
+def _p_shape(draw, spec, params, X, y):
+    params = list(params)
+    l = draw(st.integers(0, len(params) - 1))
+    W, b = params[l]
+    how = draw(st.sampled_from(["W.T", "W+col", "b(1,k)", "b+1"]))
+    if how == "W.T" and W.shape[0] != W.shape[1]:
+        params[l] = (W.T.copy(), b)
+    elif how in ("W.T", "W+col"):
+        params[l] = (np.zeros((W.shape[0], W.shape[1] + 1), W.dtype), b)
+    elif how == "b(1,k)":
+        params[l] = (W, b.reshape(1, -1))  # the seed's layout
+    else:
+        params[l] = (W, np.zeros(b.shape[0] + 1, b.dtype))
+    return spec, params, X, y, rf"layer {l + 1}, [Wb] must have shape \("
+
+
+@corruption("params of a non-float dtype")
+def _p_dtype(draw, spec, params, X, y):
+    params = list(params)
+    l = draw(st.integers(0, len(params) - 1))
+    dtype = draw(st.sampled_from([np.int64, np.float16, np.complex128, np.bool_, object]))
+    W, b = params[l]
+    params[l] = (W.astype(dtype), b) if draw(st.booleans()) else (W, b.astype(dtype))
+    return spec, params, X, y, rf"layer {l + 1}, [Wb] must be float32 or float64"
+
+
+@corruption("params mixing float32 and float64")
+def _p_mixed(draw, spec, params, X, y):
+    params = [(W.astype(np.float64), b.astype(np.float64)) for W, b in params]
+    l = draw(st.integers(0, len(params) - 1))
+    W, b = params[l]
+    params[l] = (W.astype(np.float32), b.astype(np.float32)) if len(params) > 1 else (W.astype(np.float32), b)
+    return spec, params, X, y, r"params mix dtypes \['float32', 'float64'\]; use one dtype"
+
+
+@corruption("params holding NaN or ±inf")
+def _p_nonfinite(draw, spec, params, X, y):
+    params = [(W.copy(), b.copy()) for W, b in params]
+    l = draw(st.integers(0, len(params) - 1))
+    leaf = draw(st.integers(0, 1))
+    arr = params[l][leaf]
+    arr[_pick(draw, arr)] = draw(NONFINITE)
+    return spec, params, X, y, rf"layer {l + 1}, {'Wb'[leaf]} contains NaN or infinite"
+
+
+@corruption("params not a list of pairs")
+def _p_container(draw, spec, params, X, y):
+    how = draw(st.sampled_from(["dict", "none", "array", "triple", "leaf-list"]))
+    if how == "dict":
+        return spec, dict(enumerate(params)), X, y, r"params must be a list of \(W, b\) pairs"
+    if how == "none":
+        return spec, None, X, y, r"params must be a list of \(W, b\) pairs"
+    if how == "array":
+        return spec, params[0][0], X, y, r"params must be a list of \(W, b\) pairs"
+    if how == "triple":
+        return spec, [(W, b, b) for W, b in params], X, y, r"layer 1 of params must be a \(W, b\) pair"
+    return spec, [(W.tolist(), b) for W, b in params], X, y, r"layer 1, W must be a NumPy array"
+
+
+@corruption("spec not a NetworkSpec")
+def _spec_type(draw, spec, params, X, y):
+    bad = draw(st.sampled_from([spec.to_dict(), list(spec.sizes), None, "relu"]))
+    return bad, params, X, y, r"spec must be a NetworkSpec"
+
+
+def _network_entries():
+    """name -> (function, takes y, is manual)."""
+    import manual
+    import reference
+    from reference import bucketed
+
+    from .check import check_gradients
+
+    return {
+        "manual.forward": (manual.forward, False, True),
+        "manual.loss": (manual.loss, True, True),
+        "manual.loss_and_grads": (manual.loss_and_grads, True, True),
+        "reference.forward": (reference.forward, False, False),
+        "reference.loss_and_grads": (reference.loss_and_grads, True, False),
+        "reference.bucketed.loss_and_grads": (bucketed.loss_and_grads, True, False),
+        "dualgrad.check_gradients": (check_gradients, True, False),
+    }
+
+
+NETWORK_ENTRIES = ("manual.forward", "manual.loss", "manual.loss_and_grads", "reference.forward",
+                   "reference.loss_and_grads", "reference.bucketed.loss_and_grads", "dualgrad.check_gradients")
+_MANUAL_ENTRIES = {"manual.forward", "manual.loss", "manual.loss_and_grads"}
+_Y_ENTRIES = set(NETWORK_ENTRIES) - {"manual.forward", "reference.forward"}
+
+
+def _network_kind(entry, corrupt):
+    def build(draw):
+        spec, params, X, y = small_network(draw)
+        spec, params, X, y, expect = corrupt(draw, spec, params, X, y)
+        fn, takes_y, _ = _network_entries()[entry]
+        call = (lambda: fn(spec, params, X, y)) if takes_y else (lambda: fn(spec, params, X))
+        return call, expect, [params, X, y]
+
+    return build
+
+
+for _what, (_fn, _needs_y, _manual_only) in CORRUPTIONS.items():
+    for _entry in NETWORK_ENTRIES:
+        if (_needs_y and _entry not in _Y_ENTRIES) or (_manual_only and _entry not in _MANUAL_ENTRIES):
+            continue
+        register(_entry, _what, _network_kind(_entry, _fn))
+
+
+# ---------------------------------------------------------------- NetworkSpec and init_params
+
+
+def _spec_kind(what, args, expect):
+    """NetworkSpec(**kwargs) with kwargs drawn from `args` (a strategy)."""
+
+    def build(draw):
+        kwargs = draw(args)
+        return (lambda: NetworkSpec(**kwargs)), expect, [kwargs]
+
+    register("NetworkSpec", what, build)
+
+
+_sizes_ok = st.lists(st.integers(1, 5), min_size=2, max_size=4)
+_spec_kind("sizes with a zero or negative size",
+           st.tuples(_sizes_ok, st.integers(-3, 0)).map(lambda t: dict(sizes=t[0][:-1] + [t[1]] + t[0][-1:], loss="mse")),
+           r"every size must be a positive int")
+_spec_kind("sizes not ints", _sizes_ok.flatmap(lambda s: st.sampled_from([2.0, 2.5, "2", None, True]).map(
+    lambda v: dict(sizes=[v] + s[1:], loss="mse"))), r"sizes must be ints")
+_spec_kind("sizes not a sequence", st.sampled_from([5, "10 64 3", None, {3, 2}, {3: 1, 2: 1}]).map(
+    lambda v: dict(sizes=v)), r"sizes must be a sequence of ints")
+_spec_kind("sizes with fewer than two entries", st.sampled_from([[], [3]]).map(lambda v: dict(sizes=v, loss="mse")),
+           r"sizes needs at least two entries")
+_spec_kind("unknown activation name", st.tuples(st.sampled_from(["Relu", "softmax", "", "rellu", 5, None]),
+                                                st.integers(1, 3), st.booleans()).map(
+    lambda t: dict(sizes=[2] + [3] * t[1] + [2], hidden=t[0] if t[2] and isinstance(t[0], str) else [t[0]] * t[1])),
+           r"unknown activation .*valid names: identity")
+_spec_kind("hidden list of the wrong length", st.integers(0, 5).filter(lambda k: k != 2).map(
+    lambda k: dict(sizes=[2, 3, 3, 2], hidden=["relu"] * k)), r"give one name for all, or exactly 2 names")
+_spec_kind("hidden not a name or list", st.sampled_from([5, None, {"relu"}, np.array(["relu"])]).map(
+    lambda v: dict(sizes=[2, 3, 2], hidden=v)), r"hidden must be an activation name or a list of names")
+_spec_kind("unknown loss name", st.sampled_from(["ce", "bce", "MSE", "", None, ["mse"], 3]).map(
+    lambda v: dict(sizes=[2, 3, 2], loss=v)), r"unknown loss .*valid names: binary_cross_entropy")
+_spec_kind("loss not fitting the output width",
+           st.sampled_from([dict(sizes=[2, 3], loss="binary_cross_entropy"), dict(sizes=[2, 1], loss="cross_entropy")]),
+           r"needs (exactly 1 output unit|at least 2 output units)")
+_spec_kind("l2 negative or non-finite", st.sampled_from([-0.1, -1e-300, np.nan, np.inf]).map(
+    lambda v: dict(sizes=[2, 2], loss="mse", l2=v)), r"l2 must be a finite non-negative float")
+_spec_kind("l2 not a number", st.sampled_from(["0.1", None, True, [0.1], 1j]).map(
+    lambda v: dict(sizes=[2, 2], loss="mse", l2=v)), r"l2 must be a non-negative float")
+
+
+def _from_dict(draw):
+    d = NetworkSpec([2, 3, 2]).to_dict()
+    how = draw(st.sampled_from(["missing", "extra", "not a dict"]))
+    bad = {"missing": {k: v for k, v in d.items() if k != "l2"}, "extra": {**d, "version": 2}, "not a dict": [d]}[how]
+    return (lambda: NetworkSpec.from_dict(bad)), r"needs exactly the keys sizes, hidden, loss, l2", [bad]
+
+
+register("NetworkSpec.from_dict", "wrong keys or not a dict", _from_dict)
+
+
+def _init_kind(what, arg, expect):
+    def build(draw):
+        import manual
+
+        spec = draw(good.specs(max_layers=3, max_width=6))
+        kwargs = draw(arg)
+        return (lambda: manual.init_params(spec, **kwargs)), expect, [GlobalRandom()]
+
+    register("init_params", what, build)
+
+
+_init_kind("seed negative, fractional or not an int", st.sampled_from([-1, 1.5, "0", True, [0]]).map(
+    lambda v: dict(seed=v)), r"seed must be a non-negative int or None")
+_init_kind("unknown init name", st.sampled_from(["glorot", "He", "", None]).map(lambda v: dict(init=v)),
+           r"unknown init .*valid names: he, xavier")
+_init_kind("dtype not float32/float64", st.sampled_from([np.int64, np.float16, "f2", "nonsense", object, complex]).map(
+    lambda v: dict(dtype=v)), r"dtype must be float32 or float64")
+
+
+def _init_spec(draw):
+    import manual
+
+    bad = draw(st.sampled_from([[3, 4, 2], None, {"sizes": [3, 2]}]))
+    return (lambda: manual.init_params(bad)), r"spec must be a NetworkSpec", [bad]
+
+
+register("init_params", "spec not a NetworkSpec", _init_spec, group="spec not a NetworkSpec")
+
+
+# ---------------------------------------------------------------- optimizers
+
+OPTIMIZER_NAMES = ("sgd", "sgd momentum", "sgd nesterov", "adam", "rmsprop")
+
+
+def _make_optimizer(name, learning_rate=0.01):
+    from manual import optimizers as O
+
+    return {
+        "sgd": lambda: O.sgd(learning_rate),
+        "sgd momentum": lambda: O.sgd(learning_rate, momentum=0.9),
+        "sgd nesterov": lambda: O.sgd(learning_rate, momentum=0.9, nesterov=True),
+        "adam": lambda: O.adam(learning_rate),
+        "rmsprop": lambda: O.rmsprop(learning_rate),
+    }[name]()
+
+
+def optimizer_setting(draw, names=OPTIMIZER_NAMES, learning_rate=0.01):
+    """(opt, params, grads, state): a state after 0–2 updates, so its moments are not all zero."""
+    spec = draw(good.specs(max_layers=3, max_width=6))
+    dtype = draw(st.sampled_from([np.float64, np.float32]))
+    params = draw(good.parameters(spec, dtype=dtype))
+    opt = _make_optimizer(draw(st.sampled_from(names)), learning_rate)
+    rng = np.random.default_rng(draw(st.integers(0, 2**16)))
+    grads = [(rng.standard_normal(W.shape).astype(dtype), rng.standard_normal(b.shape).astype(dtype)) for W, b in params]
+    state = opt.init(params)
+    for _ in range(draw(st.integers(0, 2))):
+        state = opt.update_inplace(grads, state, params)
+    return opt, params, grads, state
+
+
+def _tree_copy(tree):
+    return [(W.copy(), b.copy()) for W, b in tree]
+
+
+def _grads_count(draw, opt, params, grads, state):
+    grads = grads + grads[-1:] if draw(st.booleans()) or len(grads) == 1 else grads[:-1]
+    return grads, state, params, r"grads has \d+ layer\(s\) but params has \d+"
+
+
+def _grads_shape(draw, opt, params, grads, state):
+    grads = _tree_copy(grads)
+    l, leaf = draw(st.integers(0, len(grads) - 1)), draw(st.integers(0, 1))
+    g = grads[l][leaf]
+    grads[l] = (g.T.copy() if g.ndim == 2 and g.shape[0] != g.shape[1] else g[..., None], grads[l][1]) if leaf == 0 \
+        else (grads[l][0], np.append(g, g[:1]))
+    return grads, state, params, rf"grads, layer {l + 1}, d{'Wb'[leaf]} must have shape"
+
+
+def _grads_dtype(draw, opt, params, grads, state):
+    grads = _tree_copy(grads)
+    l = draw(st.integers(0, len(grads) - 1))
+    other = draw(st.sampled_from([np.float16, np.int64, np.float32 if grads[0][0].dtype == np.float64 else np.float64]))
+    grads[l] = (grads[l][0].astype(other), grads[l][1])
+    return grads, state, params, rf"grads, layer {l + 1}, dW must have dtype"
+
+
+def _grads_nonfinite(draw, opt, params, grads, state):
+    grads = _tree_copy(grads)
+    l, leaf = draw(st.integers(0, len(grads) - 1)), draw(st.integers(0, 1))
+    g = grads[l][leaf]
+    g[_pick(draw, g)] = draw(NONFINITE)
+    return grads, state, params, rf"grads, layer {l + 1}, d{'Wb'[leaf]} contains NaN or infinite"
+
+
+def _grads_container(draw, opt, params, grads, state):
+    bad = draw(st.sampled_from(["none", "dict", "array"]))
+    bad = {"none": None, "dict": dict(enumerate(grads)), "array": grads[0][0]}[bad]
+    return bad, state, params, r"grads must be a list of \(W, b\) pairs like params"
+
+
+def _state_other(draw, opt, params, grads, state):
+    from manual import optimizers as O
+
+    other = O.rmsprop(0.1) if isinstance(state, O.AdamState) else O.adam(0.1)
+    bad = other.init(params) if draw(st.booleans()) else tuple(state)
+    return grads, bad, params, r"state must be a \w+ made by this optimizer's init"
+
+
+def _state_count(draw, opt, params, grads, state):
+    bad = state._replace(count=draw(st.sampled_from([-1, 1.5, "3", None, True])))
+    return grads, bad, params, r"state.count must be a non-negative int"
+
+
+def _state_leaf(draw, opt, params, grads, state):
+    fields = [f for f in state._fields[1:] if getattr(state, f) is not None]
+    if not fields:  # plain sgd keeps no leaves: corrupt an adam state instead
+        opt = _make_optimizer("adam")
+        state = opt.init(params)
+        fields = ["mu", "nu"]
+    f = draw(st.sampled_from(fields))
+    tree = _tree_copy(getattr(state, f))
+    l = draw(st.integers(0, len(tree) - 1))
+    tree[l] = (tree[l][0][:, :0] if draw(st.booleans()) else tree[l][0].astype(np.float16), tree[l][1])
+    return grads, state._replace(**{f: tree}), params, (rf"state\.{f}, layer {l + 1}, W must have (shape|dtype)", opt)
+
+
+def _params_other(draw, opt, params, grads, state):
+    how = draw(st.sampled_from(["int", "b", "list", "none"]))
+    params = _tree_copy(params)
+    if how == "int":
+        params[0] = (params[0][0].astype(np.int64), params[0][1])
+        return grads, state, params, r"layer 1, W must be float32 or float64"
+    if how == "b":
+        params[-1] = (params[-1][0], np.zeros(params[-1][1].shape[0] + 1, params[-1][1].dtype))
+        return grads, state, params, r"layer \d+: W must be \(fan_in, fan_out\) and b \(fan_out,\)"
+    if how == "list":
+        params[0] = (params[0][0].tolist(), params[0][1])
+        return grads, state, params, r"layer 1, W must be a NumPy array"
+    return grads, state, None, r"params must be a list of \(W, b\) pairs"
+
+
+def _bad_schedule(draw, opt, params, grads, state):
+    value = draw(st.sampled_from([np.nan, np.inf, -0.1, "0.1", None]))
+    name = draw(st.sampled_from(OPTIMIZER_NAMES))
+    opt = _make_optimizer(name, learning_rate=lambda step: value)
+    state = opt.init(params)
+    return grads, state, params, (r"learning_rate\(0\) must return a (finite rate >= 0|float)", opt)
+
+
+def _readonly(draw, opt, params, grads, state):
+    params = _tree_copy(params)
+    l, leaf = draw(st.integers(0, len(params) - 1)), draw(st.integers(0, 1))
+    params[l][leaf].flags.writeable = False
+    return grads, state, params, r"read-only; update_inplace writes into params"
+
+
+OPTIMIZER_CORRUPTIONS = {
+    "grads with a layer missing or extra": _grads_count,
+    "grads with a leaf of the wrong shape": _grads_shape,
+    "grads with a leaf of the wrong dtype": _grads_dtype,
+    "grads holding NaN or ±inf": _grads_nonfinite,
+    "grads not a list of pairs": _grads_container,
+    "state of another optimizer": _state_other,
+    "state.count negative or not an int": _state_count,
+    "state with a leaf of the wrong shape or dtype": _state_leaf,
+    "params not fitting (dtype, shapes, container)": _params_other,
+    "learning-rate schedule returning NaN, < 0 or not a number": _bad_schedule,
+}
+
+
+def _optimizer_kind(method, corrupt):
+    def build(draw):
+        opt, params, grads, state = optimizer_setting(draw)
+        grads, state, params, expect = corrupt(draw, opt, params, grads, state)
+        if isinstance(expect, tuple):
+            expect, opt = expect
+        fn = getattr(opt, method)
+        return (lambda: fn(grads, state, params)), expect, [grads, state, params]
+
+    return build
+
+
+for _what, _fn in OPTIMIZER_CORRUPTIONS.items():
+    for _method in ("update", "update_inplace"):
+        register(f"optimizer.{_method}", _what, _optimizer_kind(_method, _fn))
+register("optimizer.update_inplace", "params read-only", _optimizer_kind("update_inplace", _readonly))
+
+
+def _init_bad(draw):
+    opt, params, grads, state = optimizer_setting(draw)
+    grads, state, params, expect = _params_other(draw, opt, params, grads, state)
+    return (lambda: opt.init(params)), expect, [params]
+
+
+register("optimizer.init", "params not fitting (dtype, shapes, container)", _init_bad)
+
+
+def _hyper_kind(entry, make, values, expect, group):
+    """`make(value)` builds an optimizer or schedule with one hyper-parameter set to a drawn bad value."""
+
+    def build(draw):
+        v = draw(st.sampled_from(values))
+        return (lambda: make(v)), expect, [v]
+
+    register(entry, group, build, group=group)
+
+
+def _O():
+    from manual import optimizers as O
+
+    return O
+
+
+_BAD_RATE = [0.0, -0.1, np.nan, np.inf, -np.inf, "0.1", None, True, [0.1], 1j]
+_BAD_UNIT = [1.0, 1.5, -0.1, np.nan, "0.9", None, True]
+_hyper_kind("optimizers.sgd", lambda v: _O().sgd(v), _BAD_RATE, r"learning_rate must be a finite float > 0 or a schedule",
+            "learning_rate not a finite number > 0")
+_hyper_kind("optimizers.adam", lambda v: _O().adam(v), _BAD_RATE, r"learning_rate must be a finite float > 0 or a schedule",
+            "learning_rate not a finite number > 0")
+_hyper_kind("optimizers.rmsprop", lambda v: _O().rmsprop(v), _BAD_RATE,
+            r"learning_rate must be a finite float > 0 or a schedule", "learning_rate not a finite number > 0")
+_hyper_kind("optimizers.sgd", lambda v: _O().sgd(0.1, momentum=v), _BAD_UNIT, r"momentum must be a float in \[0, 1\)",
+            "momentum outside [0, 1)")
+_hyper_kind("optimizers.sgd", lambda v: _O().sgd(0.1, 0.9, nesterov=v), ["yes", 1, None], r"nesterov must be True or False",
+            "flag not a bool")
+_hyper_kind("optimizers.adam", lambda v: _O().adam(0.1, b1=v), _BAD_UNIT, r"b1 must be a float in \[0, 1\)",
+            "b1 outside [0, 1)")
+_hyper_kind("optimizers.adam", lambda v: _O().adam(0.1, b2=v), _BAD_UNIT, r"b2 must be a float in \[0, 1\)",
+            "b2 outside [0, 1)")
+_hyper_kind("optimizers.adam", lambda v: _O().adam(0.1, eps=v), [0.0, -1e-8, np.nan, np.inf, "1e-8", None],
+            r"eps must be a finite float > 0", "eps not a finite number > 0")
+_hyper_kind("optimizers.rmsprop", lambda v: _O().rmsprop(0.1, eps=v), [0.0, -1e-8, np.nan, np.inf, "1e-8", None],
+            r"eps must be a finite float > 0", "eps not a finite number > 0")
+_hyper_kind("optimizers.rmsprop", lambda v: _O().rmsprop(0.1, decay=v), _BAD_UNIT, r"decay must be a float in \[0, 1\)",
+            "decay outside [0, 1)")
+_hyper_kind("optimizers.constant", lambda v: _O().constant(v), _BAD_RATE[:-1], r"rate must be a finite float > 0",
+            "learning_rate not a finite number > 0")
+_hyper_kind("optimizers.exponential_decay", lambda v: _O().exponential_decay(0.1, 0.5, v), [0, -1, 1.5, "10", None, True],
+            r"transition_steps must be an int >= 1", "step count zero, negative or not an int")
+_hyper_kind("optimizers.exponential_decay", lambda v: _O().exponential_decay(0.1, v, 10), [0.0, -0.5, np.nan, "0.5"],
+            r"decay_rate must be a finite float > 0", "decay_rate not a finite number > 0")
+_hyper_kind("optimizers.exponential_decay", lambda v: _O().exponential_decay(0.1, 0.5, 10, staircase=v), ["yes", 1, None],
+            r"staircase must be True or False", "flag not a bool")
+_hyper_kind("optimizers.step_decay", lambda v: _O().step_decay(0.1, v), [{-1: 0.5}, {1.5: 0.5}, {"10": 0.5}, {None: 0.5}],
+            r"each boundary \(key\) of boundaries_and_scales must be an int >= 0", "step count zero, negative or not an int")
+_hyper_kind("optimizers.step_decay", lambda v: _O().step_decay(0.1, {10: v}), [-0.5, np.nan, np.inf, "0.5", None],
+            r"the scale at boundary 10 must be a finite float >= 0", "scale negative or not finite")
+_hyper_kind("optimizers.step_decay", lambda v: _O().step_decay(0.1, v), [[(10, 0.5)], None, 0.5],
+            r"boundaries_and_scales must be a dict \{step: scale\}", "schedule table not a dict")
+
+
+# ---------------------------------------------------------------- the seed's classes
+
+
+def _seed_data(draw, k=1):
+    """(X, y) for a seed network with layer_sizes [3, 4, k]: N in 1..8, valid labels."""
+    n = draw(st.integers(1, 8))
+    rng = np.random.default_rng(draw(st.integers(0, 2**16)))
+    return rng.standard_normal((n, 3)), rng.integers(0, 2 if k == 1 else k, size=n)
+
+
+def _seed_net(draw, cls_name):
+    from manual.seed import MultiClassNN, NeuralNetwork
+
+    state = np.random.get_state()
+    try:
+        np.random.seed(draw(st.integers(0, 2**16)))
+        if cls_name == "NeuralNetwork":
+            net = NeuralNetwork([3, 4, 1], learning_rate=0.1, momentum=draw(st.sampled_from([0.0, 0.9])))
+        else:
+            net = MultiClassNN([3, 4, 3], learning_rate=0.1)
+    finally:
+        np.random.set_state(state)
+    X, y = _seed_data(draw, 1 if cls_name == "NeuralNetwork" else 3)
+    if draw(st.booleans()):  # a network that has trained a little, with history and velocities
+        net.fit(X, y, epochs=2, verbose=False)
+    return net, X, y
+
+
+def _seed_constructor(entry, what, kwargs, expect):
+    def build(draw):
+        from manual import seed
+
+        kw = draw(kwargs)
+        cls = getattr(seed, entry)
+        return (lambda: cls(**kw)), expect, [kw, GlobalRandom()]
+
+    register(entry, what, build)
+
+
+for _cls, _k in (("NeuralNetwork", 1), ("MultiClassNN", 3)):
+    _seed_constructor(_cls, "sizes with a zero or negative size", st.integers(-2, 0).map(
+        lambda v, k=_k: dict(layer_sizes=[3, v, k])), r"every size must be a positive int")
+    _seed_constructor(_cls, "sizes not ints", st.sampled_from([[3, 4.0, _k], "3 4 1", None, [3, "4", _k]]).map(
+        lambda v: dict(layer_sizes=v)), r"sizes must be (ints|a sequence of ints)")
+    _seed_constructor(_cls, "loss not fitting the output width", st.just(dict(layer_sizes=[3, 4, 2 if _k == 1 else 1])),
+                      r"needs (exactly 1 output unit|at least 2 output units)")
+    _seed_constructor(_cls, "learning_rate not a finite number > 0", st.sampled_from(_BAD_RATE).map(
+        lambda v, k=_k: dict(layer_sizes=[3, 4, k], learning_rate=v)), r"learning_rate must be a finite float > 0")
+_seed_constructor("NeuralNetwork", "momentum outside [0, 1)", st.sampled_from(_BAD_UNIT).map(
+    lambda v: dict(layer_sizes=[3, 4, 1], momentum=v)), r"momentum must be a float in \[0, 1\)")
+
+
+def _seed_method(cls_name, method, what, corrupt, group=None):
+    """net.method(...) with arguments from corrupt(draw, net, X, y) -> (args, kwargs, expect)."""
+
+    def build(draw):
+        net, X, y = _seed_net(draw, cls_name)
+        args, kwargs, expect = corrupt(draw, net, X, y)
+        fn = getattr(net, method)
+        return (lambda: fn(*args, **kwargs)), expect, [net, args, kwargs, GlobalRandom()]
+
+    register(f"{cls_name}.{method}", what, build, group=group)
+
+
+def _seed_x(kind):
+    """A seed method's X corrupted by the network corruption `kind` (spec taken from the net)."""
+    fn = CORRUPTIONS[kind][0]
+
+    def corrupt(draw, net, X, y):
+        params = [(W, b.reshape(-1)) for W, b in zip(net.weights, net.biases)]
+        _, _, X2, _, expect = fn(draw, net.spec, params, X, y)
+        return X2, expect
+
+    return corrupt
+
+
+def _seed_y(kind):
+    fn = CORRUPTIONS[kind][0]
+
+    def corrupt(draw, net, X, y):
+        params = [(W, b.reshape(-1)) for W, b in zip(net.weights, net.biases)]
+        spec, _, _, y2, expect = fn(draw, net.spec, params, X, y)
+        if spec != net.spec:  # the corruption changed the loss: use a label the net's loss rejects
+            y2 = np.full(X.shape[0], net.spec.sizes[-1] if net.spec.loss == "cross_entropy" else 2)
+            expect = _label_expect(net.spec)
+        return y2, expect
+
+    return corrupt
+
+
+_SEED_X = ["X of rank 1", "X of rank 3", "X of the wrong width", "X an empty batch", "X holding NaN or ±inf",
+           "X of strings", "X of dtype object", "X complex", "X ragged rows"]
+_SEED_Y = ["y of the wrong count", "y labels out of range", "y labels not integers", "y holding NaN or ±inf",
+           "y of strings"]
+
+for _cls in ("NeuralNetwork", "MultiClassNN"):
+    for _what in _SEED_X:
+        _seed_method(_cls, "fit", _what, lambda d, n, X, y, c=_seed_x(_what): (lambda r: ((r[0], y), dict(epochs=2, verbose=False), r[1]))(c(d, n, X, y)))
+        _seed_method(_cls, "predict", _what, lambda d, n, X, y, c=_seed_x(_what): (lambda r: ((r[0],), {}, r[1]))(c(d, n, X, y)))
+        _seed_method(_cls, "forward", _what, lambda d, n, X, y, c=_seed_x(_what): (lambda r: ((r[0],), {}, r[1]))(c(d, n, X, y)))
+    for _what in _SEED_Y:
+        _seed_method(_cls, "fit", _what, lambda d, n, X, y, c=_seed_y(_what): (lambda r: ((X, r[0]), dict(epochs=2, verbose=False), r[1]))(c(d, n, X, y)))
+    _seed_method(_cls, "fit", "epochs zero, negative or not an int",
+                 lambda d, n, X, y: ((X, y), dict(epochs=d(st.sampled_from([0, -1, 2.5, "3", None, True])), verbose=False),
+                                     r"epochs must be an int >= 1"), group="step count zero, negative or not an int")
+_seed_method("NeuralNetwork", "backward", "y labels out of range", lambda d, n, X, y: ((X, y + 2), {}, r"must be 0 or 1"))
+_seed_method("NeuralNetwork", "backward", "y of the wrong count",
+             lambda d, n, X, y: ((X, np.append(y, 0)), {}, rf"one label per row of X \(N = {X.shape[0]}\)"))
+_seed_method("NeuralNetwork", "predict", "threshold not a probability",
+             lambda d, n, X, y: ((X,), dict(threshold=d(st.sampled_from([np.nan, 1.5, -0.1, "0.5", None]))),
+                                 r"threshold must be a probability in \[0, 1\]"))
+
+
+def _count_parameters(draw):
+    from manual.seed import count_parameters
+
+    bad = draw(st.sampled_from([None, [3], [], [3, 0], [3, -2, 1], [3, 2.5], "3 2", 7]))
+    return (lambda: count_parameters(bad)), r"sizes (must be|needs)|every size must be a positive int", [bad]
+
+
+register("count_parameters", "sizes wrong (type, count, zero or negative)", _count_parameters)
+
+
+def _activation_kind(fn_name, what, values, expect):
+    def build(draw):
+        from manual.seed import Activations
+
+        z = draw(values)
+        fn = getattr(Activations, fn_name)
+        return (lambda: fn(z)), expect, [z]
+
+    register(f"Activations.{fn_name}", what, build)
+
+
+_Z = st.sampled_from([[-1.0, 0.0, 2.0], [[0.5, -3.0]]]).map(np.array)
+for _fn_name in ("sigmoid", "sigmoid_derivative", "relu", "relu_derivative", "tanh", "tanh_derivative", "softmax"):
+    _activation_kind(_fn_name, "z of strings", _Z.map(lambda z: z.astype(str)), r"z must hold real numbers")
+    _activation_kind(_fn_name, "z None, object or complex",
+                     st.sampled_from([None, np.array([1.0, None]), np.array([[1 + 2j, 0j]])]), r"z must hold real numbers")
+    _activation_kind(_fn_name, "z holding NaN or ±inf",
+                     st.tuples(_Z, NONFINITE).map(lambda t: np.where(t[0] == t[0].flat[-1], t[1], t[0])), r"z contains NaN or infinite")
+_activation_kind("softmax", "z not 2-D", st.sampled_from([np.ones(3), np.float64(1.0), np.ones((2, 2, 2))]),
+                 r"softmax takes logits of shape \(N, K\)")
