@@ -44,7 +44,6 @@ NumPy only.
 
 from __future__ import annotations
 
-import copy
 import math
 import numbers
 
@@ -348,7 +347,7 @@ class MLP:
         size = n if self.batch_size is None else min(self.batch_size, n)
         order = self._rng.permutation(n) if self.shuffle and size < n else None  # (N,) or rows as given
         batches = [slice(i, i + size) if order is None else order[i:i + size] for i in range(0, n, size)]
-        start = (_copy_params(self._params), copy.deepcopy(self._state))  # to roll back to if a step overflows
+        start = (_copy_params(self._params), _copy_state(self._state))  # to roll back to if a step overflows
         total = 0.0
         for j, rows in enumerate(batches):
             Xb, Yb = X[rows], Y[rows]  # (n_b, sizes[0]), (n_b, sizes[-1])
@@ -377,7 +376,7 @@ class MLP:
         _copy_into(self._params, params)
         self._state = state
         for rows in batches:
-            before = (_copy_params(self._params), copy.deepcopy(self._state))
+            before = (_copy_params(self._params), _copy_state(self._state))
             try:
                 _, self._state = self._step(self._params, self._state, X[rows], Y[rows])
             except NonFiniteError:
@@ -417,6 +416,11 @@ def _float_dtype(dtype):
 
 def _copy_params(params):
     return [(W.copy(), b.copy()) for W, b in params]
+
+
+def _copy_state(state):
+    """An optimizer state (a NamedTuple of counts, None and params-layout lists) with its arrays copied."""
+    return type(state)(*[_copy_params(v) if isinstance(v, list) else v for v in state])
 
 
 def _copy_into(params, values):
