@@ -1,11 +1,88 @@
-"""The central property: for any network, every gradient equals jax.grad's."""
+"""The central property: for any network, every gradient equals jax.grad's.
 
-from hypothesis import given
+Run with HYPOTHESIS_PROFILE=ci for 2,000 derandomized examples of the network-gradient
+property (thorough: 50,000); the other properties here are cheap and share the profile's count
+only where they are as cheap (purity calls each side twice, so it takes a quarter).
+"""
 
+import copy
+
+import numpy as np
+from hypothesis import given, settings
+
+import manual
 from dualgrad.properties import network_gradients_match
 from dualgrad.strategies import network_cases
+from reference import bucketed
 
 
 @given(network_cases())
 def test_network_gradients_match_reference(case):
     network_gradients_match(case)
+
+
+def snapshot(case):
+    spec, params, X, y = case
+    return spec, copy.deepcopy(params), np.array(X, copy=True), np.array(y, copy=True)
+
+
+def assert_untouched(case, before):
+    spec, params, X, y = case
+    _, params0, X0, y0 = before
+    assert np.array_equal(X, X0) and X.dtype == X0.dtype, "X was modified"
+    assert np.array_equal(y, y0) and y.dtype == y0.dtype, "y was modified"
+    for l, ((W, b), (W0, b0)) in enumerate(zip(params, params0), start=1):
+        assert np.array_equal(W, W0) and np.array_equal(b, b0), f"layer {l} of params was modified"
+
+
+def assert_identical(first, second, what):
+    (loss1, grads1), (loss2, grads2) = first, second
+    assert loss1 == loss2, f"{what}: loss {loss1!r} then {loss2!r}"
+    for l, ((dW1, db1), (dW2, db2)) in enumerate(zip(grads1, grads2), start=1):
+        assert np.array_equal(dW1, dW2) and np.array_equal(db1, db2), f"{what}: layer {l} differs between calls"
+
+
+@settings(max_examples=max(50, settings().max_examples // 4))
+@given(network_cases())
+def test_loss_and_grads_is_pure(case):
+    """The same result twice, bit for bit, and params, X and y untouched (compared with copies)."""
+    before = snapshot(case)
+    spec, params, X, y = case
+    first = manual.loss_and_grads(spec, params, X, y)
+    assert_untouched(case, before)
+    second = manual.loss_and_grads(spec, params, X, y)
+    assert_identical(first, second, "manual.loss_and_grads")
+    manual.forward(spec, params, X)
+    assert_untouched(case, before)
+    # the returned gradients are new arrays: changing them changes neither params nor a later call
+    for dW, db in first[1]:
+        assert not any(np.shares_memory(dW, W) or np.shares_memory(db, b) for W, b in params)
+    ref_first = bucketed.loss_and_grads(spec, params, X, y)
+    assert_identical(ref_first, bucketed.loss_and_grads(spec, params, X, y), "reference (bucketed)")
+    assert_untouched(case, before)
+
+
+@settings(max_examples=max(50, settings().max_examples // 4))
+@given(network_cases())
+def test_gradient_shapes_and_dtypes_equal_the_params(case):
+    spec, params, X, y = case
+    loss, grads = manual.loss_and_grads(spec, params, X, y)
+    assert isinstance(loss, float)
+    assert len(grads) == len(params) == spec.n_layers
+    for l, ((dW, db), (W, b), (w_shape, b_shape)) in enumerate(zip(grads, params, spec.layer_shapes()), start=1):
+        assert dW.shape == W.shape == w_shape, f"layer {l}, dW: shape {dW.shape}, expected {w_shape}"
+        assert db.shape == b.shape == b_shape, f"layer {l}, db: shape {db.shape}, expected {b_shape}"
+        assert dW.dtype == db.dtype == W.dtype
+    out = manual.forward(spec, params, X)
+    assert out.shape == (X.shape[0], spec.sizes[-1])
+
+
+@settings(max_examples=50)
+@given(network_cases(max_layers=3, max_width=8, max_batch=8))
+def test_float32_params_compute_in_float32(case):
+    """float32 is a training dtype: params, grads and outputs stay float32 (nothing promotes them)."""
+    spec, params, X, y = case
+    params32 = [(W.astype(np.float32), b.astype(np.float32)) for W, b in params]
+    _, grads32 = manual.loss_and_grads(spec, params32, X.astype(np.float32), y)
+    assert all(dW.dtype == db.dtype == np.float32 for dW, db in grads32)
+    assert manual.forward(spec, params32, X.astype(np.float32)).dtype == np.float32
