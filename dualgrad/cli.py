@@ -172,10 +172,12 @@ def _load_plugins(args):
 
 
 def _check_reference_twins(names):
-    """Every activation used must have a JAX twin, or the reference cannot check it."""
+    """Every registered activation must have a JAX twin: `reference.bucketed` compiles one branch
+    per activation name, so a single missing twin stops every check, not only those using it."""
+    from manual import spec as _spec
     from reference import activations as ref_acts
 
-    missing = [name for name in names if name not in ref_acts.ACTIVATIONS]
+    missing = [name for name in [*names, *_spec.ACTIVATION_NAMES] if name not in ref_acts.ACTIVATIONS]
     if missing:
         raise CliError(f"activation {missing[0]!r} is registered with manual but has no JAX twin: "
                        "call reference.register_activation too")
