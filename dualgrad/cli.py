@@ -389,7 +389,8 @@ def _train(args) -> int:
     if args.momentum and args.optimizer != "sgd":
         raise CliError(f"--momentum is for --optimizer sgd (got --optimizer {args.optimizer})")
     hidden = args.hidden[0] if len(args.hidden) == 1 else args.hidden
-    _check_reference_twins(args.hidden if args.check else [])
+    if args.check:
+        _check_reference_twins(args.hidden)
     from .train import PLOT_INSTALL, Training, load_data, plot_support
 
     if args.out is not None:
