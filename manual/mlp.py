@@ -55,7 +55,7 @@ from .network import forward as _forward
 from .network import loss as _loss
 from .spec import NetworkSpec
 from .train_step import NonFiniteError, TrainStep
-from .validation import as_real_array, check_inputs, encode_targets
+from .validation import check_inputs, encode_targets
 
 OPTIMIZER_NAMES = ("sgd", "adam", "rmsprop")
 LABEL_KINDS = "biufUS"  # bool, ints, floats, unicode and byte strings: arrays npz stores without pickle
