@@ -45,6 +45,7 @@ from typing import List, NamedTuple, Optional
 import numpy as np
 
 from . import inplace_activations, inplace_losses
+from .optimizers import all_finite
 from .spec import NetworkSpec
 from .validation import FLOAT_DTYPES
 
@@ -59,7 +60,7 @@ class Buffers(NamedTuple):
     z: List[Optional[np.ndarray]]  # [(N, n_l)] pre-activations; None where the cache keeps a only
     a: List[np.ndarray]  # [(N, n_l)] activations for l < L (a_l is z_l itself when z is not kept); a[L-1]: the logits s
     dz: List[np.ndarray]  # [(N, n_l)] ∂L/∂z_l; dz[L-1] = ds
-    work: List[tuple]  # [((N, n_l), (N, n_l))] scratch pairs for the activations, views of two shared arrays
+    work: List[inplace_activations.Work]  # [Work of (N, n_l) arrays] per layer, views of shared arrays
     row: np.ndarray  # (N, 1) scratch for the loss
 
 
@@ -126,9 +127,14 @@ class TrainStep:
                     np.matmul(dz, W.T, out=da)  # da = dz Wᵀ: (N, fan_out) @ (fan_out, fan_in)
                     acts[l - 1].backward(da, buf.z[l - 1], buf.a[l - 1], buf.work[l - 1])  # dz = da ⊙ f'(z)
 
-        if not (np.isfinite(value) and all(_finite(dW) and _finite(db) for dW, db in grads)):
-            raise NonFiniteError(f"the loss or a gradient is not finite (loss = {value}); parameters left unchanged")
-        state = self.optimizer.update_inplace(grads, state, params)
+        if not np.isfinite(value):
+            raise NonFiniteError(f"the loss is not finite (loss = {value}); parameters left unchanged")
+        try:  # the optimizer checks every argument, the gradients' finiteness included, before it writes
+            state = self.optimizer.update_inplace(grads, state, params)
+        except ValueError as err:
+            if all(all_finite(dW) and all_finite(db) for dW, db in grads):
+                raise
+            raise NonFiniteError(f"a gradient is not finite (loss = {value}); parameters left unchanged") from err
         return float(value), state
 
     # ------------------------------------------------------------ checks and buffers
@@ -163,8 +169,9 @@ class TrainStep:
         z = [np.empty((N, n), dtype) if keep else None for n, keep in zip(widths, keeps_z + (False,))]
         a = [np.empty((N, n), dtype) for n in widths]
         dz = [np.empty((N, n), dtype) for n in widths]
-        shared = np.empty((2, N * max(widths)), dtype)  # two scratch arrays, viewed per layer
-        work = [(shared[0, : N * n].reshape(N, n), shared[1, : N * n].reshape(N, n)) for n in widths]
+        size = N * max(widths)
+        t, u, zeros, mask = np.empty(size, dtype), np.empty(size, dtype), np.zeros(size, dtype), np.empty(size, bool)
+        work = [inplace_activations.Work(*(x[: N * n].reshape(N, n) for x in (t, u, zeros, mask))) for n in widths]
         buf = self._buffers[key] = Buffers(z, a, dz, work, np.empty((N, 1), dtype))
         return buf
 
@@ -176,9 +183,3 @@ class TrainStep:
             if self.spec.l2:
                 self._l2_work[dtype] = [np.empty(w, dtype) for w, _ in shapes]
         return grads
-
-
-def _finite(g) -> bool:
-    """All of g finite. A sum meets any inf or NaN (inf + x = inf, inf − inf = NaN), so a finite sum
-    proves it in one cheap pass; a non-finite sum may be an overflow of finite entries: look closer."""
-    return bool(np.isfinite(g.sum())) or bool(np.isfinite(g).all())
