@@ -139,13 +139,10 @@ def test_xor_success_rate_fast():
 
 
 @pytest.mark.slow
-def test_xor_success_rate_over_50_inits(request):
+def test_xor_success_rate_over_50_inits():
     """The issue's claim: the article's code solves XOR for ~88 % of random inits; ours at least as often.
     Measured when written: seeds 0-49, 46/50 for both (the same four seeds fail); seeds 0-199, 177/200
-    (88.5 %) for both, the same 23 seeds failing. ~12 s: runs only when
-    selected with -m slow (the project's pytest settings do not deselect the marker by themselves)."""
-    if "slow" not in (request.config.getoption("markexpr") or ""):
-        pytest.skip("slow (~12 s): select with -m slow")
+    (88.5 %) for both, the same 23 seeds failing. ~12 s: left out of the default run (select with -m slow)."""
     ours, article = success_rates(range(50))
     assert sum(ours) >= sum(article), f"ours {sum(ours)}/50, article {sum(article)}/50"
     assert sum(ours) >= 40  # ≥ 80 %
