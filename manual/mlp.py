@@ -409,7 +409,7 @@ def _float_dtype(dtype):
         dt = np.dtype(dtype) if isinstance(dtype, (type, np.dtype, str)) else None
     except TypeError:
         dt = None
-    if dt not in _optimizers.FLOAT_DTYPES:
+    if dt is None or dt not in _optimizers.FLOAT_DTYPES:  # NOTE: np.dtype == None is float64's test
         raise TypeError(f"dtype must be np.float32 or np.float64, got {dtype!r}")
     return dt
 
