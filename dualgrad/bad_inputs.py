@@ -106,6 +106,10 @@ def snapshot(obj):
         return (type(obj).__name__, [snapshot(v) for v in obj])
     if isinstance(obj, dict):
         return ("dict", {k: snapshot(v) for k, v in obj.items()})
+    if isinstance(obj, np.random.Generator):
+        return ("Generator", snapshot(obj.bit_generator.state))
+    if isinstance(obj, type) or callable(obj):
+        return ("code", id(obj))  # functions, classes, bound optimizer rules: the same object
     if isinstance(obj, GlobalRandom):
         return ("np.random", snapshot(list(np.random.get_state())))
     if hasattr(obj, "__dict__") and not callable(obj):
@@ -901,3 +905,384 @@ for _fn_name in ("sigmoid", "sigmoid_derivative", "relu", "relu_derivative", "ta
                      st.tuples(_Z, NONFINITE).map(lambda t: np.where(t[0] == t[0].flat[-1], t[1], t[0])), r"z contains NaN or infinite")
 _activation_kind("softmax", "z not 2-D", st.sampled_from([np.ones(3), np.float64(1.0), np.ones((2, 2, 2))]),
                  r"softmax takes logits of shape \(N, K\)")
+
+
+# ---------------------------------------------------------------- manual.MLP
+
+
+def _mlp_constructor(what, kwargs, expect, group=None):
+    def build(draw):
+        from manual import MLP
+
+        kw = {"sizes": [3, 4, 2], **draw(kwargs)}
+        return (lambda: MLP(**kw)), expect, [kw, GlobalRandom()], None
+
+    register("MLP", what, build, group=group)
+
+
+def _kw(name, values):
+    return st.sampled_from(values).map(lambda v: {name: v})
+
+
+_mlp_constructor("sizes with a zero or negative size", _kw("sizes", [[3, 0, 2], [3, 4, -1], [0, 2]]),
+                 r"every size must be a positive int")
+_mlp_constructor("sizes not ints", _kw("sizes", [[3, 4.0, 2], "3 4 2", None, [3, 4, "2"], 5]),
+                 r"sizes must be (ints|a list of ints|a sequence of ints)")
+_mlp_constructor("sizes with fewer than two entries", _kw("sizes", [[], [3]]), r"sizes (must list|needs) at least")
+_mlp_constructor("unknown activation name", _kw("hidden", ["Relu", "softmax", ["relu", "tanh"]]),
+                 r"unknown activation|give one name for all")
+_mlp_constructor("unknown loss name", _kw("loss", ["ce", "MSE", 3]), r"unknown loss .*valid names")
+_mlp_constructor("loss not fitting the output width", _kw("loss", ["binary_cross_entropy"]),
+                 r"needs exactly 1 output unit")
+_mlp_constructor("unknown optimizer name or type", _kw("optimizer", ["Adam", "lbfgs", 3, None]),
+                 r"unknown optimizer .*valid names|optimizer must be 'sgd', 'adam', 'rmsprop' or an Optimizer")
+_mlp_constructor("learning_rate not a finite number > 0", _kw("learning_rate", _BAD_RATE),
+                 r"learning_rate must be a finite float > 0")
+_mlp_constructor("momentum outside [0, 1)", _kw("momentum", _BAD_UNIT), r"momentum must be a float in \[0, 1\)")
+_mlp_constructor("momentum with a non-sgd optimizer", st.just(dict(optimizer="adam", momentum=0.9)),
+                 r"momentum is a setting of optimizer='sgd'")
+_mlp_constructor("batch_size zero, negative or not an int", _kw("batch_size", [0, -4, 2.5, "32", True]),
+                 r"batch_size must be None \(full batch\) or an int >= 1", group="step count zero, negative or not an int")
+_mlp_constructor("epochs zero, negative or not an int", _kw("epochs", [0, -1, 2.5, "10", None]),
+                 r"epochs must be an int >= 1", group="step count zero, negative or not an int")
+_mlp_constructor("patience zero, negative or not an int", _kw("patience", [0, -1, 1.5]), r"patience must be an int >= 1",
+                 group="step count zero, negative or not an int")
+_mlp_constructor("seed negative, fractional or not an int", _kw("seed", [-1, 1.5, "0", True]),
+                 r"seed must be an int >= 0 or None")
+_mlp_constructor("dtype not float32/float64", _kw("dtype", [np.int64, np.float16, "nonsense", complex]),
+                 r"dtype must be np.float32 or np.float64")
+_mlp_constructor("validation_fraction outside (0, 1)", _kw("validation_fraction", [0.0, 1.0, -0.1, np.nan, "0.1"]),
+                 r"validation_fraction must be a float in \(0, 1\)")
+_mlp_constructor("flag not a bool", st.sampled_from(["shuffle", "early_stopping", "verbose"]).flatmap(
+    lambda name: _kw(name, ["yes", 1, None])), r"must be True or False")
+_mlp_constructor("unknown init name", _kw("init", ["glorot", "", None]), r"unknown init .*valid names: he, xavier")
+_mlp_constructor("l2 negative or non-finite", _kw("l2", [-0.1, np.nan, np.inf]), r"l2 must be a finite non-negative float")
+
+
+def _mlp_model(draw, fitted=True, classifier=False):
+    """A small fitted MLP (classifier of 3 labels, binary, or regressor) and data it accepts."""
+    from manual import MLP
+
+    kind = draw(st.sampled_from(["multiclass", "binary"] + ([] if classifier else ["regressor"])))
+    n = draw(st.integers(3, 10))
+    rng = np.random.default_rng(draw(st.integers(0, 2**16)))
+    X = rng.standard_normal((n, 3))
+    if kind == "multiclass":
+        model, y = MLP([3, 4, 3], epochs=2, seed=1), np.array(["a", "b", "c"] * n)[:n]
+    elif kind == "binary":
+        model, y = MLP([3, 4, 1], epochs=2, optimizer="adam", seed=2), np.arange(n) % 2
+    else:
+        model, y = MLP([3, 4, 2], loss="mse", epochs=2, optimizer="rmsprop", seed=3), rng.standard_normal((n, 2))
+    if fitted:
+        model.fit(X, y)
+    return model, X, y
+
+
+def _mlp_method(method, what, corrupt, fitted=True, group=None):
+    def build(draw):
+        model, X, y = _mlp_model(draw, fitted, classifier=method == "predict_proba")
+        args, expect = corrupt(draw, model, X, y)
+        fn = getattr(model, method)
+        return (lambda: fn(*args)), expect, [model, args, GlobalRandom()], None
+
+    register(f"MLP.{method}", what, build, group=group)
+
+
+def _mlp_x(kind, with_y):
+    fn = CORRUPTIONS[kind][0]
+
+    def corrupt(draw, model, X, y):
+        _, _, X2, _, expect = fn(draw, model.spec, model.params, X, y)
+        return ((X2, y) if with_y else (X2,)), expect
+
+    return corrupt
+
+
+for _what in _SEED_X + ["X overflowing float32 params"]:
+    if _what == "X overflowing float32 params":
+        continue  # the model's dtype is fixed at construction; float32 models are covered in test_float32
+    for _method, _with_y in (("fit", True), ("partial_fit", True), ("predict", False), ("score", True)):
+        _mlp_method(_method, _what, _mlp_x(_what, _with_y))
+    _mlp_method("predict_proba", _what, _mlp_x(_what, False))
+
+
+def _mlp_y_count(draw, model, X, y):
+    m = draw(st.integers(0, len(X) + 2).filter(lambda m: m != len(X)))
+    return (X, np.resize(y, (m,) + np.shape(y)[1:])), rf"y must have one label per row of X \(N = {len(X)}\)"
+
+
+def _mlp_y_nonfinite(draw, model, X, y):
+    y = np.asarray(y, dtype=np.float64) if np.asarray(y).dtype.kind in "iuf" else np.zeros(len(X))
+    y[_pick(draw, y)] = draw(NONFINITE)
+    return (X, y), r"(y contains NaN or infinite|contains NaN or infinite labels)"
+
+
+def _mlp_y_object(draw, model, X, y):
+    bad = draw(st.sampled_from(["none", "object", "complex"]))
+    bad = {"none": None, "object": np.array([object()] * len(X)), "complex": np.ones(len(X)) * 1j}[bad]
+    return (X, bad), r"must hold (real )?numbers"
+
+
+def _mlp_unseen(draw, model, X, y):
+    if not model.is_classifier:
+        return (X, y, np.array([0, 1])), r"classes is for classifiers"
+    y = np.array(y, dtype=object if np.asarray(y).dtype.kind == "U" else None).copy()
+    y[_pick(draw, y)] = "zzz" if np.asarray(model.classes_).dtype.kind == "U" else 7
+    return (X, np.asarray(y, dtype=np.asarray(model.classes_).dtype)), r"y holds labels not in classes_"
+
+
+for _method in ("fit", "partial_fit", "score"):
+    _mlp_method(_method, "y of the wrong count", _mlp_y_count)
+    _mlp_method(_method, "y holding NaN or ±inf", _mlp_y_nonfinite)
+    _mlp_method(_method, "y None, object or complex", _mlp_y_object, group="y None or complex")
+_mlp_method("partial_fit", "y labels unseen (not in classes_)", _mlp_unseen)
+_mlp_method("predict", "model not fitted", lambda d, m, X, y: ((X,), r"no parameters yet: call fit or partial_fit"),
+            fitted=False)
+
+
+def _mlp_fit_classes(draw, model, X, y):
+    from manual import MLP
+
+    return (X, np.zeros(len(X), dtype=int)), r"has 1 distinct label\(s\) .* needs exactly"
+
+
+_mlp_method("fit", "y with fewer classes than the head", lambda d, m, X, y: (
+    (X, np.zeros(len(X), dtype=int)), r"has 1 distinct label\(s\) .* needs exactly|") if m.is_classifier else
+    ((X, np.zeros((len(X), 3))), r"mse targets must have shape"))
+
+
+def _bad_file(draw, tmp):
+    """A file at tmp/model.npz that is not a loadable model, and the message expected."""
+    import zipfile
+
+    from manual import MLP
+
+    path = os.path.join(tmp, "model.npz")
+    how = draw(st.sampled_from(["pickled", "truncated", "garbage", "version", "format", "npy", "empty", "missing entry"]))
+    if how == "pickled":
+        with open(path, "wb") as f:
+            np.savez(f, format=np.array("dualgrad.MLP"), meta=np.array([{"evil": 1}], dtype=object))
+        return path, r"not a readable dualgrad MLP file|pickled"
+    if how in ("garbage", "empty"):
+        with open(path, "wb") as f:
+            f.write(b"" if how == "empty" else bytes(draw(st.binary(min_size=1, max_size=64))))
+        return path, r"not a (readable|valid) dualgrad MLP file|not a dualgrad MLP file"
+    model = MLP([3, 4, 2], epochs=1, seed=0).fit(np.eye(3)[[0, 1, 2, 0]], [0, 1, 0, 1])
+    model.save(path)
+    if how == "truncated":
+        size = os.path.getsize(path)
+        with open(path, "r+b") as f:
+            f.truncate(draw(st.integers(1, size - 1)))
+        return path, r"not a (readable|valid) dualgrad MLP file"
+    if how == "npy":
+        np.save(path, np.ones(3))
+        os.replace(path + ".npy", path) if os.path.exists(path + ".npy") else None
+        return path, r"not a dualgrad MLP file: a single .npy array"
+    with np.load(path, allow_pickle=False) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    if how == "version":
+        arrays["version"] = np.array(99)
+        expect = r"format version 99, this dualgrad reads version 1 only"
+    elif how == "format":
+        arrays["format"] = np.array("something.else")
+        expect = r"format tag 'something.else', expected 'dualgrad.MLP'"
+    else:
+        name = draw(st.sampled_from(sorted(k for k in arrays if k.startswith("params."))))
+        del arrays[name]
+        expect = rf"missing array '{name}'"
+    with open(path, "wb") as f:
+        np.savez(f, **arrays)
+    assert zipfile.is_zipfile(path)
+    return path, expect
+
+
+def _load_kind(draw):
+    import shutil
+    import tempfile
+
+    from manual import MLP
+
+    tmp = tempfile.mkdtemp(prefix="dualgrad-bad-")
+    path, expect = _bad_file(draw, tmp)
+    return (lambda: MLP.load(path)), expect, [_Path(tmp)], lambda: shutil.rmtree(tmp, ignore_errors=True)
+
+
+register("MLP.load", "file truncated, corrupted, pickled, foreign or of another version", _load_kind)
+
+
+def _save_refused(draw):
+    import shutil
+    import tempfile
+
+    from manual import MLP
+    from manual import optimizers as O
+
+    tmp = tempfile.mkdtemp(prefix="dualgrad-bad-")
+    path = os.path.join(tmp, "model.npz")
+    with open(path, "wb") as f:
+        f.write(b"the previous file")
+    if draw(st.booleans()):
+        model = MLP([3, 4, 2], optimizer=O.sgd(0.1), epochs=1).fit(np.eye(3), [0, 1, 0])
+        expect = r"cannot save an MLP built with an Optimizer object"
+    else:
+        model = MLP([3, 4, 2])
+        expect = r"no parameters yet: call fit or partial_fit"
+    return (lambda: model.save(path)), expect, [_Path(tmp), model], lambda: shutil.rmtree(tmp, ignore_errors=True)
+
+
+register("MLP.save", "model that cannot be saved (unfitted, custom optimizer)", _save_refused)
+
+
+# ---------------------------------------------------------------- the command line
+
+
+class CliRejected(ValueError):
+    """`dualgrad.cli.main` exited 2 with one line `dualgrad: error: ...` on stderr and nothing on stdout."""
+
+
+def cli_call(argv):
+    """Run `dualgrad.cli.main(argv)`; raise CliRejected(the error line) if it rejected the input as
+    the contract says, else return (status, stdout, stderr) so the test shows what happened."""
+    from .cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        status = main(list(argv))
+    lines = err.getvalue().splitlines()
+    if status == 2 and not out.getvalue() and len(lines) == 1 and lines[0].startswith("dualgrad: error: "):
+        raise CliRejected(lines[0])
+    return status, out.getvalue(), err.getvalue()
+
+
+def _cli_kind(what, argv, expect, group=None, out_dir=False):
+    """argv: a strategy of argument lists. With out_dir, '--out DIR' is added, DIR inside a fresh
+    temporary directory that must stay empty."""
+
+    def build(draw):
+        args = list(draw(argv))
+        if not out_dir:
+            return (lambda: cli_call(args)), expect, [args]
+        import shutil
+        import tempfile
+
+        tmp = tempfile.mkdtemp(prefix="dualgrad-cli-")
+        args += ["--out", os.path.join(tmp, "plots")]
+        return (lambda: cli_call(args)), expect, [_Path(tmp)], lambda: shutil.rmtree(tmp, ignore_errors=True)
+
+    register("dualgrad CLI", what, build, group=group)
+
+
+def _with(base, flag, values):
+    return st.sampled_from(values).map(lambda v: base + [flag] + (v if isinstance(v, list) else [str(v)]))
+
+
+_VERIFY = st.sampled_from([["verify"], ["verify", "--sizes", "3", "4", "2"], ["explain", "--sizes", "3", "4", "2"]])
+_TRAIN = ["train", "xor", "--epochs", "1"]
+_cli_kind("no command or an unknown command", st.sampled_from([[], ["verfy"], ["fit"], ["--sizes", "3", "2"]]),
+          r"choose a command|invalid choice|unrecognized arguments")
+_cli_kind("unknown option", st.sampled_from([["verify", "--sizez", "3"], ["explain", "--sizes", "3", "2", "--bogus"],
+                                             _TRAIN + ["--epochz", "3"]]), r"unrecognized arguments")
+_cli_kind("sizes with a zero or negative size", _VERIFY.flatmap(lambda b: _with(b[:1], "--sizes", [["3", "0", "2"], ["-3", "2"]])),
+          r"every size must be a positive int")
+_cli_kind("sizes not ints", _VERIFY.flatmap(lambda b: _with(b[:1], "--sizes", [["3", "x"], ["3.5", "2"], ["3", "2e1"]])),
+          r"--sizes: invalid int value")
+_cli_kind("sizes with fewer than two entries", st.sampled_from([["verify", "--sizes", "3"], ["explain", "--sizes", "3"]]),
+          r"sizes needs at least two entries")
+_cli_kind("sizes missing", st.sampled_from([["explain"], ["explain", "--sizes"]]),
+          r"the following arguments are required: --sizes|--sizes: expected at least one argument")
+_cli_kind("unknown activation name", _VERIFY.flatmap(lambda b: _with(b, "--hidden", ["Relu", "softmax", ""])),
+          r"unknown activation .*valid names")
+_cli_kind("hidden list of the wrong length", st.just(["verify", "--sizes", "3", "4", "4", "2", "--hidden", "relu", "tanh", "elu"]),
+          r"give one name for all, or exactly 2 names")
+_cli_kind("unknown loss name", _VERIFY.flatmap(lambda b: _with(b, "--loss", ["ce", "MSE", "hinge"])),
+          r"unknown loss .*valid names")
+_cli_kind("loss not fitting the output width",
+          st.sampled_from([["verify", "--sizes", "3", "2", "--loss", "binary_cross_entropy"],
+                           ["explain", "--sizes", "3", "1", "--loss", "cross_entropy"]]),
+          r"needs (exactly 1 output unit|at least 2 output units)")
+_cli_kind("batch zero or negative", _VERIFY.flatmap(lambda b: _with(b, "--batch", [0, -5])),
+          r"--batch must be a positive int", group="step count zero, negative or not an int")
+_cli_kind("count not an int", _VERIFY.flatmap(lambda b: _with(b, "--batch", ["x", "2.5"])),
+          r"--batch: invalid int value", group="step count zero, negative or not an int")
+_cli_kind("examples zero or with --sizes",
+          st.sampled_from([["verify", "--examples", "0"], ["verify", "--examples", "-1"],
+                           ["verify", "--sizes", "3", "2", "--examples", "3"]]),
+          r"--examples must be a positive int|--examples is for the sweep")
+_cli_kind("l2 negative or non-finite", _VERIFY.flatmap(lambda b: _with(b, "--l2", ["-0.1", "nan", "inf"])),
+          r"--l2 must be a finite non-negative number")
+_cli_kind("l2 not a number", _VERIFY.flatmap(lambda b: _with(b, "--l2", ["x", "1e"])), r"--l2: invalid float value")
+_cli_kind("seed negative", _VERIFY.flatmap(lambda b: _with(b, "--seed", [-1])), r"--seed must be a non-negative int")
+_cli_kind("format unknown", st.just(["explain", "--sizes", "3", "2", "--format", "pdf"]), r"--format: invalid choice")
+_cli_kind("unknown data set or missing CSV", st.sampled_from([["train", "xorr"], ["train", "/nonexistent/data.csv"],
+                                                             ["train", "moons.csv"]]),
+          r"DATASET|data set|no such file|not found|No such file", out_dir=True)
+_cli_kind("train counts zero or negative", st.sampled_from(["--epochs", "--batch-size"]).flatmap(
+    lambda f: _with(_TRAIN, f, [0, -3])), r"must be a positive int", group="step count zero, negative or not an int",
+    out_dir=True)
+_cli_kind("train hidden sizes zero or negative", _with(_TRAIN, "--hidden-sizes", [["0"], ["4", "-1"]]),
+          r"--hidden-sizes must be a positive int", group="sizes with a zero or negative size", out_dir=True)
+_cli_kind("learning_rate not a finite number > 0", _with(_TRAIN, "--lr", ["0", "-0.1", "nan", "inf"]),
+          r"--lr must be a finite number > 0", out_dir=True)
+_cli_kind("momentum outside [0, 1)", _with(_TRAIN + ["--optimizer", "sgd"], "--momentum", ["1", "-0.5", "nan"]),
+          r"--momentum must be in \[0, 1\)", out_dir=True)
+_cli_kind("momentum with a non-sgd optimizer", _with(_TRAIN + ["--optimizer", "adam"], "--momentum", ["0.9"]),
+          r"--momentum is for --optimizer sgd", out_dir=True)
+_cli_kind("unknown optimizer name or type", _with(_TRAIN, "--optimizer", ["Adam", "lbfgs"]), r"--optimizer: invalid choice",
+          out_dir=True)
+_cli_kind("train loss unknown or unfit", _with(_TRAIN, "--loss", ["mse", "hinge"]), r"--loss: invalid choice",
+          group="unknown loss name", out_dir=True)
+_cli_kind("train unknown activation", _with(_TRAIN, "--hidden", ["Relu", "softmax"]), r"unknown activation",
+          group="unknown activation name", out_dir=True)
+
+
+# ---------------------------------------------------------------- data sets
+
+
+def _dataset_kind(what, make, expect, group=None):
+    def build(draw):
+        from manual import datasets
+
+        fn, kwargs = draw(make)
+        f = getattr(datasets, fn)
+        return (lambda: f(**kwargs)), expect, [kwargs, GlobalRandom()]
+
+    register("manual.datasets", what, build, group=group)
+
+
+_dataset_kind("sizes zero, negative or not an int", st.sampled_from([
+    ("moons", dict(n_samples=0)), ("moons", dict(n_samples=-5)), ("circles", dict(n_samples=2.5)),
+    ("blobs", dict(n_per_class=0)), ("spirals", dict(n_classes=0)), ("spirals", dict(n_samples="300"))]).map(tuple),
+    r"must be an int >= \d|must be at least", group="step count zero, negative or not an int")
+_dataset_kind("noise negative or not finite", st.sampled_from([
+    ("moons", dict(noise=-0.1)), ("circles", dict(noise=np.nan)), ("spirals", dict(noise=np.inf))]).map(tuple),
+    r"noise must be a finite float >= 0")
+_dataset_kind("circles factor outside (0, 1)", st.sampled_from([("circles", dict(factor=v)) for v in (0.0, 1.0, -1, 2.0)]),
+              r"factor must be a float in \(0, 1\)")
+_dataset_kind("seed negative, fractional or not an int", st.sampled_from([
+    ("moons", dict(seed=-1)), ("blobs", dict(seed=1.5)), ("circles", dict(seed="0"))]).map(tuple),
+    r"seed must be a non-negative int or None")
+
+
+def _csv_kind(draw):
+    import shutil
+    import tempfile
+
+    from manual.datasets import load_csv
+
+    tmp = tempfile.mkdtemp(prefix="dualgrad-csv-")
+    path = os.path.join(tmp, "data.csv")
+    text, expect = draw(st.sampled_from([
+        ("", r"empty file"),
+        ("a,b,label\n", r"no data rows"),
+        ("1,2,0\n3,0\n", r"line 2: 2 fields, expected 3 .*ragged"),
+        ("1,2,0\n3,x,1\n", r"line 2, column 2: feature 'x' is not a number"),
+        ("1,2,0\n2,nan,1\n", r"line 2, column 2: feature 'nan' is not finite"),
+        ("1,2,\n", r"line 1: empty label"),
+        ("5\n6\n", r"expected at least 2 columns"),
+    ]))
+    with open(path, "w") as f:
+        f.write(text)
+    return (lambda: load_csv(path)), expect, [_Path(tmp)], lambda: shutil.rmtree(tmp, ignore_errors=True)
+
+
+register("manual.datasets.load_csv", "CSV empty, ragged, non-numeric, non-finite or unlabeled", _csv_kind)
