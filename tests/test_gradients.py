@@ -11,8 +11,9 @@ import numpy as np
 from hypothesis import given, settings
 
 import manual
-from dualgrad.properties import network_gradients_match
+from dualgrad.properties import flushed_onto_a_kink, network_gradients_match
 from dualgrad.strategies import network_cases
+from manual.spec import NetworkSpec
 from reference import bucketed
 
 
@@ -86,3 +87,24 @@ def test_float32_params_compute_in_float32(case):
     _, grads32 = manual.loss_and_grads(spec, params32, X.astype(np.float32), y)
     assert all(dW.dtype == db.dtype == np.float32 for dW, db in grads32)
     assert manual.forward(spec, params32, X.astype(np.float32)).dtype == np.float32
+
+
+def flush_case():
+    """Found by the property (2,000 examples of benchmarks/verify_throughput.py): silu(−712) =
+    −712·σ(−712) = −4.3e-307 in NumPy, but σ(−712) = 6e-310 is subnormal and XLA flushes it to 0;
+    the next layer's z = −5.3e-306 (NumPy) is exactly 0 in JAX, where leaky_relu' is 1, not 0.01."""
+    spec = NetworkSpec([1, 1, 1, 1], ["silu", "leaky_relu"], "mse")
+    params = [(np.array([[1.0]]), np.zeros(1)), (np.array([[12.5]]), np.zeros(1)), (np.array([[1.0]]), np.zeros(1))]
+    X = np.array([[-712.0], [2.0]])  # (N, 1)
+    return spec, params, X, np.zeros(2)
+
+
+def test_xla_flushes_subnormals_onto_a_kink_and_the_property_rejects_only_that():
+    spec, params, X, y = flush_case()
+    _, grads_m = manual.loss_and_grads(spec, params, X, y)
+    _, grads_r = bucketed.loss_and_grads(spec, params, X, y)
+    assert grads_m[1][1] != grads_r[1][1]  # layer 2, db: the two sides really disagree here
+    assert flushed_onto_a_kink(spec, params, X)
+    X_exact_zero = np.array([[0.0], [2.0]])  # z = 0 exactly on both sides: a kink, but no flush
+    assert not flushed_onto_a_kink(spec, params, X_exact_zero)
+    network_gradients_match((spec, params, X_exact_zero, y))
