@@ -85,6 +85,17 @@ def _epochs(epochs):
     return int(epochs)
 
 
+def _quiet(fit):
+    """Run fit with NumPy's overflow warnings off: a divergence is reported as NonFiniteError."""
+
+    def wrapped(self, *args, **kwargs):
+        with np.errstate(over="ignore", invalid="ignore"):
+            return fit(self, *args, **kwargs)
+
+    wrapped.__doc__, wrapped.__name__ = fit.__doc__, fit.__name__
+    return wrapped
+
+
 def _all_finite(arrays) -> bool:
     return all(np.isfinite(a).all() for a in arrays)
 
@@ -244,6 +255,7 @@ class NeuralNetwork(_SeedNet):
             self.biases[i][...] = new_b[i]
         self.velocities_w, self.velocities_b = vw, vb
 
+    @_quiet
     def fit(self, X, y, epochs=1000, verbose=True):
         """Train the network: full-batch gradient steps, one per epoch.
 
@@ -283,6 +295,7 @@ class MultiClassNN(_SeedNet):
             raise ValueError("learning_rate must be a finite float > 0, got 0.0")
         self._init_network(layer_sizes)
 
+    @_quiet
     def fit(self, X, y, epochs=1000, verbose=True):
         """Train with plain full-batch SGD; y holds integer class labels in [0, layer_sizes[-1]).
 
