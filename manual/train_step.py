@@ -82,7 +82,7 @@ class TrainStep:
         self.spec = spec
         self.optimizer = optimizer
         self.max_shapes = max_shapes
-        self._buffers = OrderedDict()  # (N, dtype, keeps_z per hidden layer) -> Buffers, most recent last
+        self._buffers = OrderedDict()  # (N, dtype, layout of the hidden layers) -> Buffers, most recent last
         self._grads = {}  # dtype -> [(dW (fan_in, fan_out), db (fan_out,)), ...]
         self._l2_work = {}  # dtype -> [(fan_in, fan_out)] scratch for λ W
 
@@ -91,7 +91,8 @@ class TrainStep:
         dtype = self._check(params, X, Y)
         acts = [inplace_activations.fused(name) for name in spec.hidden]  # built-in in-place forms, or generic
         head = inplace_losses.fused(spec.loss)
-        buf = self._buffers_for(X.shape[0], dtype, keeps_z=tuple(act.keeps_z for act in acts))
+        layout = tuple((act.keeps_z, act.scratch) for act in acts)  # what each layer's cache and scratch hold
+        buf = self._buffers_for(X.shape[0], dtype, layout)
         grads = self._grads_for(dtype)
 
         with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
@@ -137,6 +138,21 @@ class TrainStep:
             raise NonFiniteError(f"a gradient is not finite (loss = {value}); parameters left unchanged") from err
         return float(value), state
 
+    def nbytes(self) -> int:
+        """Bytes held by this step's own arrays (every batch shape's buffers and the gradients)."""
+        arrays = [self._l2_work.values(), self._grads.values()]
+        for buf in self._buffers.values():
+            arrays += [buf.z, buf.a, buf.dz, [buf.row], [x for work in buf.work for x in work]]
+        flat = {}
+        for group in arrays:
+            for item in group:
+                for x in (item if isinstance(item, (list, tuple)) else [item]):
+                    for leaf in (x if isinstance(x, tuple) else (x,)):
+                        if leaf is not None:
+                            base = leaf if leaf.base is None else leaf.base  # views of a shared array count once
+                            flat[id(base)] = base.nbytes
+        return sum(flat.values())
+
     # ------------------------------------------------------------ checks and buffers
 
     def _check(self, params, X, Y):
@@ -157,8 +173,8 @@ class TrainStep:
             raise ValueError(f"X and Y must have the same number of rows N >= 1, got {X.shape[0]} and {Y.shape[0]}")
         return dtype
 
-    def _buffers_for(self, N, dtype, keeps_z) -> Buffers:
-        key = (N, dtype, keeps_z)
+    def _buffers_for(self, N, dtype, layout) -> Buffers:
+        key = (N, dtype, layout)
         buf = self._buffers.get(key)
         if buf is not None:
             self._buffers.move_to_end(key)
@@ -166,12 +182,17 @@ class TrainStep:
         if len(self._buffers) >= self.max_shapes:
             self._buffers.popitem(last=False)  # forget the least recently used shape
         widths = self.spec.sizes[1:]
-        z = [np.empty((N, n), dtype) if keep else None for n, keep in zip(widths, keeps_z + (False,))]
+        keeps_z = [keep for keep, _ in layout] + [False]  # the logits' layer keeps s only
+        z = [np.empty((N, n), dtype) if keep else None for n, keep in zip(widths, keeps_z)]
         a = [np.empty((N, n), dtype) for n in widths]
         dz = [np.empty((N, n), dtype) for n in widths]
+        used = {name for _, scratch in layout for name in scratch}  # only the scratch some layer uses
         size = N * max(widths)
-        t, u, zeros, mask = np.empty(size, dtype), np.empty(size, dtype), np.zeros(size, dtype), np.empty(size, bool)
-        work = [inplace_activations.Work(*(x[: N * n].reshape(N, n) for x in (t, u, zeros, mask))) for n in widths]
+        make = {"t": np.empty, "u": np.empty, "zeros": np.zeros}
+        shared = {name: make.get(name, np.empty)(size, bool if name == "mask" else dtype) if name in used else None
+                  for name in inplace_activations.Work._fields}
+        work = [inplace_activations.Work(**{name: None if x is None else x[: N * n].reshape(N, n)
+                                            for name, x in shared.items()}) for n in widths]
         buf = self._buffers[key] = Buffers(z, a, dz, work, np.empty((N, 1), dtype))
         return buf
 
