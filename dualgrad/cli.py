@@ -77,6 +77,12 @@ class CliError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
+    """Options are spelled out in full: a typo such as --size is an error, not a silent --sizes."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
     def error(self, message):  # one line instead of usage + message, and no sys.exit
         raise CliError(message)
 

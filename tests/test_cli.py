@@ -157,6 +157,8 @@ def test_verify_is_deterministic(capsys):
     (["explain", "--sizes", "4", "3", "--format", "html"], ["--format", "html"]),
     (["explain", "--sizes", "4", "3", "--hidden", "relu", "tanh"], ["hidden"]),
     (["frobnicate"], ["frobnicate"]),
+    (["verify", "--size", "3", "2"], ["unrecognized", "--size"]),  # no abbreviations: a typo is an error
+    (["train", "xor", "--epoch", "3"], ["unrecognized", "--epoch"]),
     ([], ["choose a command"]),
 ])
 def test_bad_arguments_exit_2_with_one_line(capsys, argv, words):
