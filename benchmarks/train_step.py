@@ -40,10 +40,13 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=40)
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--threads", type=int, default=None,
-                        help="limit BLAS threads (threadpoolctl) and torch's; JAX is not limited")
+                        help="limit BLAS threads (threadpoolctl), torch's and XLA's")
     args = parser.parse_args(argv)
     from threadpoolctl import threadpool_limits
 
+    if args.threads:  # XLA's CPU thread pool, read when jax is first imported (contenders import it late)
+        os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false "
+                                   f"intra_op_parallelism_threads={args.threads}").strip()
     with threadpool_limits(args.threads):
         if args.threads and C.torch_available():
             import torch
