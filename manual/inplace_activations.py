@@ -56,6 +56,7 @@ class InplaceActivation(NamedTuple):
     keeps_z: bool  # True: the cache holds z and a; False: a only (the forward overwrites z with a)
     forward: Callable  # forward(z, a, work): a ← f(z)
     backward: Callable  # backward(da, z, a, work): da ← da ⊙ f'(z)
+    scratch: tuple = ("t",)  # the fields of Work it uses; the others may be None
 
 
 def _sigmoid_into(z, out):
@@ -229,21 +230,21 @@ def generic(activation: _act.Activation) -> InplaceActivation:
     def backward(da, z, a, work):
         da *= activation.derivative(z, a)
 
-    return InplaceActivation(activation.name, True, forward, backward)
+    return InplaceActivation(activation.name, True, forward, backward, ())
 
 
 INPLACE = {
     act.name: act
     for act in (
-        InplaceActivation("identity", False, identity_forward, identity_backward),
-        InplaceActivation("relu", False, relu_forward, relu_backward),
-        InplaceActivation("leaky_relu", False, leaky_relu_forward, leaky_relu_backward),
-        InplaceActivation("elu", False, elu_forward, elu_backward),
-        InplaceActivation("gelu", True, gelu_forward, gelu_backward),
-        InplaceActivation("silu", True, silu_forward, silu_backward),
-        InplaceActivation("sigmoid", False, sigmoid_forward, sigmoid_backward),
-        InplaceActivation("tanh", False, tanh_forward, tanh_backward),
-        InplaceActivation("softplus", True, softplus_forward, softplus_backward),
+        InplaceActivation("identity", False, identity_forward, identity_backward, ()),
+        InplaceActivation("relu", False, relu_forward, relu_backward, ("zeros", "mask")),
+        InplaceActivation("leaky_relu", False, leaky_relu_forward, leaky_relu_backward, ("t", "zeros")),
+        InplaceActivation("elu", False, elu_forward, elu_backward, ("t", "zeros")),
+        InplaceActivation("gelu", True, gelu_forward, gelu_backward, ("t", "u")),
+        InplaceActivation("silu", True, silu_forward, silu_backward, ("t",)),
+        InplaceActivation("sigmoid", False, sigmoid_forward, sigmoid_backward, ("t",)),
+        InplaceActivation("tanh", False, tanh_forward, tanh_backward, ("t",)),
+        InplaceActivation("softplus", True, softplus_forward, softplus_backward, ()),
     )
 }
 assert set(INPLACE) == set(_act.BUILT_IN)
