@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dualgrad.compare import ATOL, RTOL, assert_close, assert_grads_close, leaf_error, leaf_passes
+from dualgrad.compare import ATOL, RTOL, assert_close, assert_grads_close, leaf_error, leaf_passes, network_scale
 
 
 @st.composite
@@ -26,10 +26,10 @@ def leaf_pairs(draw):
     return manual, ref
 
 
-@given(leaf_pairs())
-def test_fast_path_gives_the_same_verdict(pair):
+@given(leaf_pairs(), st.sampled_from([1.0, 458.0, 1e6]))
+def test_fast_path_gives_the_same_verdict(pair, scale):
     manual, ref = pair
-    assert leaf_passes(manual, ref) == leaf_error("x", manual, ref).passed
+    assert leaf_passes(manual, ref, scale=scale) == leaf_error("x", manual, ref, scale=scale).passed
 
 
 def test_tolerance_boundary():
@@ -53,3 +53,18 @@ def test_failure_names_the_leaf_and_both_values():
     with pytest.raises(AssertionError, match=r"loss: .* manual = nan"):
         assert_close("loss", float("nan"), 1.0)
     assert_grads_close(grads, [(g[0].copy(), g[1].copy()) for g in grads])
+
+
+def test_the_absolute_floor_scales_with_the_networks_largest_gradient():
+    """A leaf of 1e-6 off by 3e-12 (a saturated tanh's rounding, times the gradient into it)
+    passes next to a leaf of 458, and fails alone; an O(1) relative error fails either way."""
+    tiny, big = np.array([[-1.1886335e-06]]), np.array([[458.35]])
+    ref = [(tiny, np.zeros(1)), (big, np.zeros(1))]
+    off = [(tiny + 3e-12, np.zeros(1)), (big, np.zeros(1))]
+    assert network_scale(ref) == 458.35
+    assert_grads_close(off, ref)
+    with pytest.raises(AssertionError, match="layer 1, dW"):
+        assert_grads_close(off[:1], ref[:1])
+    with pytest.raises(AssertionError, match="layer 1, dW"):
+        assert_grads_close([(tiny * 1.01, np.zeros(1)), (big, np.zeros(1))], ref)
+    assert network_scale([(np.array([np.inf, 2.0]), np.array([np.nan]))]) == 2.0
