@@ -198,7 +198,7 @@ def _verdict(report) -> str:
     n_ok = sum(row.passed for row in report)
     word = "PASS" if report.passed else "FAIL"
     return (f"{word}: {n_ok}/{len(report)} gradients match jax.grad within "
-            f"|manual − ref| ≤ {RTOL:g}·|ref| + {RTOL:g}·max|ref| + {ATOL:g}")
+            f"|manual − ref| ≤ {RTOL:g}·|ref| + {RTOL:g}·max|ref| + {ATOL:g}·max(1, max|ref of the network|)")
 
 
 def _render_text(spec, N, seed, forward, backward, report) -> str:

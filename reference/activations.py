@@ -47,11 +47,7 @@ def register_activation(name, fn):
 
 
 def unregister_activation(name):
-    """Remove the JAX function registered for `name`; the name is no longer valid in specs.
-
-    NOTE: `bucketed` caches one compiled program per tuple of activation names, so
-    register a *changed* JAX function under a new name rather than reusing an old one.
-    """
+    """Remove the JAX function registered for `name`; the name is no longer valid in specs."""
     if name in BUILT_IN:
         raise ValueError(f"{name!r} is a built-in activation and cannot be unregistered")
     if name not in ACTIVATIONS:

@@ -31,7 +31,7 @@ import numpy as np
 from manual import spec as _spec
 from manual.validation import check_inputs, check_params, check_spec, encode_targets
 
-from .activations import get_activation
+from .activations import ACTIVATIONS, get_activation
 
 MIN_LAYERS, MIN_WIDTH, MIN_BATCH = 5, 32, 64
 LOSS_CODES = {name: i for i, name in enumerate(_spec.LOSS_NAMES)}
@@ -73,10 +73,24 @@ def _masked_losses(s, Y, row_mask, out_mask, n, k):
     return [bce, ce, mse]  # in LOSS_NAMES order
 
 
+def _branch_table():
+    """((name, JAX function or None), ...) for every name a spec may use, in code order.
+
+    The functions are part of the key of `_compiled`: re-registering a name with another
+    function compiles anew instead of silently reusing the old program. A name without a
+    JAX twin gets a branch that is never taken (`forward_loss_and_grads` refuses such specs).
+    """
+    return tuple((name, ACTIVATIONS.get(name)) for name in _spec.ACTIVATION_NAMES)
+
+
+def _never_taken(z):
+    return jnp.full_like(z, jnp.nan)
+
+
 @lru_cache(maxsize=None)
-def _compiled(activation_names):
+def _compiled(branch_table):
     """One jitted value-and-grad for every bucket (jit caches per bucket shape)."""
-    branches = [get_activation(name) for name in activation_names]
+    branches = [_never_taken if fn is None else fn for _, fn in branch_table]
 
     def total_loss(Ws, bs, X, Y, codes, last, loss_code, row_mask, out_mask, n, k, l2, layer_mask):
         a = X  # (B, D)
@@ -119,7 +133,9 @@ def forward_loss_and_grads(spec, params, X, y):
     params = check_params(spec, params)
     X = check_inputs(spec, X, dtype=np.float64)
     Y = encode_targets(spec, y, X.shape[0])
-    fn = _compiled(tuple(_spec.ACTIVATION_NAMES))
+    for name in spec.hidden:
+        get_activation(name)  # ValueError for a name registered with manual only
+    fn = _compiled(_branch_table())
     (value, out), (dWs, dbs) = fn(*_pad(spec, params, X, Y))
     dWs, dbs = np.asarray(dWs), np.asarray(dbs)
     grads = [(dWs[l, :i, :o], dbs[l, :o]) for l, ((i, o), _) in enumerate(spec.layer_shapes())]

@@ -3,8 +3,7 @@
 
 Registration changes module-level tables, so every test registers inside
 `registered_activation` (removed again on exit, even on failure) under a name no
-other test module uses, always with the same JAX function (the reference's compiled
-fast path is cached per tuple of names). Each xdist worker is its own process.
+other test module uses. Each xdist worker is its own process.
 """
 
 import os
@@ -188,3 +187,25 @@ def test_the_documented_example_runs():
     out = done.stdout
     assert "caught: layer 1, dW" in out and "Failing test case" in out and "sizes=(1, 1, 1)" in out
     assert "200 random softsign networks: manual == jax.grad" in out and "PASS: 3 networks" in out
+
+
+def test_reregistering_a_name_with_another_jax_function_is_not_served_from_the_old_program():
+    """The bucketed reference keys its compiled program on the JAX functions, not only on the names."""
+    with registered_activation(NAME, softsign, softsign_derivative, softsign_jax):
+        spec = NetworkSpec([3, 4, 2], NAME, "cross_entropy")  # a spec checks its names when made
+        params, X, y = random_case(spec, 5, seed=1)
+        assert check_gradients(spec, params, X, y).passed
+    with registered_activation(NAME, softsign, softsign_derivative, lambda z: 2.0 * softsign_jax(z)):
+        assert not check_gradients(spec, params, X, y).passed  # the new twin (2·softsign) is used
+
+
+def test_a_name_without_a_jax_twin_is_refused_and_breaks_nothing_else():
+    spec_other = NetworkSpec([3, 4, 2], "tanh", "cross_entropy")
+    manual_acts.register_activation(NAME, softsign, softsign_derivative)
+    try:
+        spec = NetworkSpec([3, 4, 2], NAME, "cross_entropy")
+        with pytest.raises(ValueError, match="no JAX twin"):
+            check_gradients(spec, *random_case(spec, 5, seed=1))
+        assert check_gradients(spec_other, *random_case(spec_other, 5, seed=1)).passed
+    finally:
+        manual_acts.unregister_activation(NAME)
