@@ -56,8 +56,8 @@ def forward_with_cache(spec: NetworkSpec, params, X) -> Tuple[np.ndarray, List[L
     for l, (W, b) in enumerate(params):
         z = dense_forward(a, W, b)  # (N, sizes[l+1])
         is_last = l == len(params) - 1
-        a_next = z if is_last else get_activation(spec.hidden[l]).forward(z)
-        caches.append(LayerCache(a, z, a_next))
+        a_next = z if is_last else get_activation(spec.hidden[l]).forward(z)  # (N, sizes[l+1])
+        caches.append(LayerCache(a, z, a_next))  # a: (N, sizes[l]), z and a_next: (N, sizes[l+1])
         a = a_next
     return a, caches  # logits: (N, sizes[-1])
 
@@ -72,16 +72,24 @@ def l2_backward(dW, W, l2: float):
     return dW + l2 * W if l2 else dW  # (fan_in, fan_out)
 
 
-def backward(spec: NetworkSpec, params, caches: List[LayerCache], ds) -> list:
-    """[(dW, db), ...] from the logits' gradient ds, walking the layers in reverse."""
+def backward(spec: NetworkSpec, params, caches: List[LayerCache], ds, deltas=None) -> list:
+    """[(dW, db), ...] from the logits' gradient ds, walking the layers in reverse.
+
+    deltas -- optionally a list: it receives every dz_l (N, sizes[l]), first layer first
+              (`dualgrad explain` shows and checks them).
+    """
     grads = [None] * len(params)
+    dzs = [None] * len(params)
     dz = ds  # (N, sizes[-1]): the last layer's z is the logits
     for l in reversed(range(len(params))):
-        W, _ = params[l]
-        da_in, dW, db = dense_backward(dz, caches[l].a_in, W)  # da_in: (N, sizes[l])
-        grads[l] = (l2_backward(dW, W, spec.l2), db)
+        W, _ = params[l]  # (fan_in, fan_out)
+        dzs[l] = dz
+        da_in, dW, db = dense_backward(dz, caches[l].a_in, W)  # da_in: (N, fan_in)
+        grads[l] = (l2_backward(dW, W, spec.l2), db)  # (fan_in, fan_out), (fan_out,)
         if l > 0:
-            dz = activation_backward(da_in, caches[l - 1], spec.hidden[l - 1])  # (N, sizes[l])
+            dz = activation_backward(da_in, caches[l - 1], spec.hidden[l - 1])  # (N, fan_in)
+    if deltas is not None:
+        deltas.extend(dzs)
     return grads
 
 
@@ -103,8 +111,14 @@ def forward(spec: NetworkSpec, params, X) -> np.ndarray:
     """The head's output: σ(s) (N, 1) for binary_cross_entropy, softmax(s) (N, K) for
     cross_entropy, s itself (N, K) for mse."""
     params, X = _checked(spec, params, X)
-    logits, _ = forward_with_cache(spec, params, X)
-    return get_loss(spec.loss).output(logits)
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported below, not warned
+        logits, _ = forward_with_cache(spec, params, X)
+        out = get_loss(spec.loss).output(logits)  # (N, sizes[-1])
+    if not np.isfinite(out).all():
+        raise ValueError(f"the output overflowed {X.dtype} although X and params are finite: their magnitudes "
+                         f"are too large; expected values whose products stay below {np.finfo(X.dtype).max:.1e} "
+                         "(rescale X)")
+    return out
 
 
 def loss(spec: NetworkSpec, params, X, y) -> float:

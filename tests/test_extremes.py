@@ -8,6 +8,8 @@ losses (softplus(q s), logsumexp) and by sigmoid written as exp(−softplus(−z
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -89,6 +91,16 @@ def test_overflowing_finite_inputs_are_an_error_not_a_nan():
     params = manual.init_params(spec)
     with pytest.raises(ValueError, match="overflowed float64"):
         manual.loss_and_grads(spec, params, np.full((2, 2), 1e200), np.zeros((2, 2)))
+
+
+def test_overflowing_finite_inputs_are_an_error_on_the_prediction_path_too():
+    """forward (and so MLP.predict) raises instead of returning NaN or inf, and warns nothing."""
+    spec = NetworkSpec([2, 64, 64, 1], "relu", "mse")
+    params = [(W * 1e3, b) for W, b in manual.init_params(spec)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match="output overflowed float64"):
+            manual.forward(spec, params, np.full((2, 2), 1e300))
 
 
 # ---------------------------------------------------------------- divergence
