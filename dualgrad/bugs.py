@@ -86,7 +86,7 @@ def softmax_max_over_batch(s):
 
 
 def ce_max_over_batch(s, Y):
-    P = softmax_max_over_batch(s)  # (N, K) wrong unless N = 1
+    P = softmax_max_over_batch(s)  # (N, K) wrong for any N: the column max replaces each row's own
     return LS.cross_entropy(s, Y)[0], (P - Y) / s.shape[0]
 
 

@@ -291,11 +291,11 @@ def _fd_chunk(spec, params, Y, l, a_in, z, theta, is_w, idx):
     values = theta.ravel()[idx]  # (P,)
     h = FD_STEP * np.maximum(1.0, np.abs(values))  # (P,)
     i, j = np.divmod(idx, fan_out) if is_w else (None, idx)
-    dz = h[:, None] * (a_in[:, i].T if is_w else np.ones((P, z.shape[0])))  # (P, N)
+    step = h[:, None] * (a_in[:, i].T if is_w else np.ones((P, z.shape[0])))  # (P, N) the change of z[:, j]
     losses, hidden_zs = [], []
     for sign in (1.0, -1.0):
         zp = np.repeat(z[None], P, axis=0)  # (P, N, fan_out)
-        zp[np.arange(P), :, j] += sign * dz
+        zp[np.arange(P), :, j] += sign * step
         logits, zs = _forward_from(spec, params, l, zp)  # (P, N, K)
         data = np.array([get_loss(spec.loss).value_and_dlogits(s, Y)[0] for s in logits])  # (P,)
         penalty = 0.5 * spec.l2 * ((values + sign * h) ** 2 - values**2) if is_w else 0.0  # (P,)

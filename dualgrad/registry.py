@@ -15,9 +15,9 @@ the name is valid in specs, `dualgrad.strategies.activation_names()` draws it,
 `check_gradients` and `dualgrad verify --hidden NAME` check it, and
 `dualgrad explain` shows the first docstring line of forward and derivative.
 
-NOTE: the reference's compiled fast path is cached per tuple of activation
-names, so give a changed JAX function a new name instead of re-registering an
-old one. A changed NumPy derivative may reuse its name (it is not compiled).
+Re-registering a name (after unregistering it) with other functions is fine on
+both sides: the reference's compiled fast path is keyed on the JAX functions
+themselves, so a changed one is compiled anew.
 
 From the command line, put the registration in a module or .py file and load it
 with `--import`: `dualgrad verify --import my_activations.py --hidden softsign`.

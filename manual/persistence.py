@@ -53,6 +53,7 @@ def save(model, path) -> None:
             _write(f, arrays)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, _file_mode(path))  # mkstemp makes 0600; give what open(path, "wb") would
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -148,7 +149,7 @@ def _from_arrays(MLP, arrays):
     model = MLP(**meta["settings"])  # validates every setting
     if NetworkSpec.from_dict(meta["spec"]) != model.spec:
         raise _Bad(f"spec {meta['spec']} disagrees with the settings")
-    params = _read_tree(arrays, "params", [(W.shape, b.shape) for W, b in _shapes(model.spec)], model.dtype)
+    params = _read_tree(arrays, "params", model.spec.layer_shapes(), model.dtype)
     state = model._opt.init(params)
     fields = {}
     for field in STATE_FIELDS[model.optimizer]:
@@ -191,8 +192,14 @@ def _tree(prefix, tree) -> dict:
     return out
 
 
-def _shapes(spec):
-    return [(np.empty(w), np.empty(b)) for w, b in spec.layer_shapes()]
+def _file_mode(path) -> int:
+    """The mode of the file at `path` if there is one, else 0o666 less the process umask."""
+    try:
+        return os.stat(path).st_mode & 0o777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def _read_tree(arrays, prefix, shapes, dtype) -> list:

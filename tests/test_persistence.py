@@ -133,6 +133,22 @@ def test_save_writes_exactly_the_path_given(tmp_path):
     assert MLP.load(tmp_path / "model.bin").n_epochs_ == 1
 
 
+def test_saved_file_has_the_permissions_open_would_give(tmp_path):
+    """Not mkstemp's private 0600: a new file gets 0666 less the umask, a replaced one keeps its mode."""
+    X, y = data()
+    model = MLP([2, 4, 2], epochs=1).fit(X, y)
+    umask = os.umask(0o022)
+    try:
+        model.save(tmp_path / "new.npz")
+        assert os.stat(tmp_path / "new.npz").st_mode & 0o777 == 0o644
+        (tmp_path / "old.npz").write_bytes(b"")
+        os.chmod(tmp_path / "old.npz", 0o640)
+        model.save(tmp_path / "old.npz")
+        assert os.stat(tmp_path / "old.npz").st_mode & 0o777 == 0o640
+    finally:
+        os.umask(umask)
+
+
 # ---------------------------------------------------------------- bad files
 
 
