@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import csv
 import math
-import numbers
 import os
 
 import numpy as np
+
+from . import arguments
 
 
 def xor():
@@ -70,9 +71,7 @@ def circles(n_samples=200, noise=0.05, factor=0.5, seed=0):
     X (n_samples, 2), y (n_samples,) in {0, 1}, ⌈n/2⌉ of class 0."""
     n = _count(n_samples, "n_samples", minimum=2)
     noise = _noise(noise)
-    factor = _real(factor, "factor", "a float in (0, 1)")
-    if not 0 < factor < 1:
-        raise ValueError(f"factor must be a float in (0, 1) (the inner radius), got {factor!r}")
+    factor = arguments.real(factor, "factor", "a float in (0, 1) (the inner radius)", lambda v: 0 < v < 1)
     rng = _rng(seed)
     n0 = n - n // 2
     t0 = np.linspace(0, 2 * np.pi, n0, endpoint=False)  # (n0,)
@@ -169,28 +168,13 @@ def _is_number(field):
     return True
 
 
-def _real(value, name, expected):
-    if isinstance(value, bool) or not isinstance(value, (numbers.Real, np.floating, np.integer)):
-        raise TypeError(f"{name} must be {expected}, got {type(value).__name__} {value!r}")
-    return float(value)
-
-
 def _noise(noise):
-    noise = _real(noise, "noise", "a finite float >= 0")
-    if not (math.isfinite(noise) and noise >= 0):
-        raise ValueError(f"noise must be a finite float >= 0 (a standard deviation), got {noise!r}")
-    return noise
+    return arguments.real(noise, "noise", "a finite float >= 0 (a standard deviation)", lambda v: 0 <= v < math.inf)
 
 
 def _count(value, name, minimum=1):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int >= {minimum}, got {type(value).__name__} {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
-    return int(value)
+    return arguments.integer(value, name, minimum)
 
 
 def _rng(seed):
-    if isinstance(seed, bool) or not (seed is None or isinstance(seed, numbers.Integral) and seed >= 0):
-        raise TypeError(f"seed must be a non-negative int or None, got {seed!r}")
-    return np.random.default_rng(seed)
+    return np.random.default_rng(arguments.seed(seed))

@@ -11,10 +11,9 @@ that symmetry. The scale keeps the variance of activations steady with depth:
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
+from . import arguments
 from .spec import NetworkSpec
 from .validation import check_spec
 
@@ -26,14 +25,8 @@ def init_params(spec: NetworkSpec, seed=0, init: str = "he", dtype=np.float64) -
     check_spec(spec)
     if init not in INITS:
         raise ValueError(f"unknown init {init!r}; valid names: {', '.join(INITS)}")
-    try:
-        dt = np.dtype(dtype)
-    except TypeError:
-        raise TypeError(f"dtype must be float32 or float64, got {dtype!r}") from None
-    if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
-        raise TypeError(f"dtype must be float32 or float64, got {dt}")
-    if isinstance(seed, bool) or not (seed is None or isinstance(seed, numbers.Integral) and seed >= 0):
-        raise TypeError(f"seed must be a non-negative int or None, got {seed!r}")
+    dtype = arguments.float_dtype(dtype)
+    seed = arguments.seed(seed)
     rng = np.random.default_rng(seed)
     params = []
     for fan_in, fan_out in zip(spec.sizes[:-1], spec.sizes[1:]):

@@ -49,6 +49,7 @@ import numbers
 
 import numpy as np
 
+from . import arguments
 from . import optimizers as _optimizers
 from .initializers import INITS, init_params
 from .network import forward as _forward
@@ -98,31 +99,29 @@ class MLP:
         elif not isinstance(optimizer, _optimizers.Optimizer):
             raise TypeError("optimizer must be 'sgd', 'adam', 'rmsprop' or an Optimizer from manual.optimizers "
                             f"(e.g. manual.optimizers.sgd(0.1, nesterov=True)), got {type(optimizer).__name__}")
-        learning_rate = _real(learning_rate, "learning_rate", "a finite float > 0", lambda v: 0 < v < math.inf)
-        momentum = _real(momentum, "momentum", "a float in [0, 1)", lambda v: 0 <= v < 1)
+        learning_rate = arguments.positive(learning_rate, "learning_rate")
+        momentum = arguments.unit_interval(momentum, "momentum")
         if momentum and optimizer != "sgd":
             name = optimizer if isinstance(optimizer, str) else "an Optimizer object"
             raise ValueError(f"momentum is a setting of optimizer='sgd'; with {name} it must be 0, got {momentum}")
         if batch_size is not None:
-            batch_size = _int(batch_size, "batch_size", 1, "None (full batch) or an int >= 1")
+            batch_size = arguments.integer(batch_size, "batch_size", 1, "None (full batch) or an int >= 1")
         self.optimizer = optimizer
         self.learning_rate = learning_rate
         self.momentum = momentum
         self.batch_size = batch_size
-        self.epochs = _int(epochs, "epochs", 1)
-        self.shuffle = _flag(shuffle, "shuffle")
-        if seed is not None:
-            seed = _int(seed, "seed", 0, "an int >= 0 or None")
-        self.seed = seed
-        self.dtype = _float_dtype(dtype)
-        self.early_stopping = _flag(early_stopping, "early_stopping")
-        self.validation_fraction = _real(validation_fraction, "validation_fraction", "a float in (0, 1)",
-                                         lambda v: 0 < v < 1)
-        self.patience = _int(patience, "patience", 1)
+        self.epochs = arguments.integer(epochs, "epochs", 1)
+        self.shuffle = arguments.flag(shuffle, "shuffle")
+        self.seed = arguments.seed(seed)
+        self.dtype = arguments.float_dtype(dtype)
+        self.early_stopping = arguments.flag(early_stopping, "early_stopping")
+        self.validation_fraction = arguments.real(validation_fraction, "validation_fraction", "a float in (0, 1)",
+                                                  lambda v: 0 < v < 1)
+        self.patience = arguments.integer(patience, "patience", 1)
         if init not in INITS:
             raise ValueError(f"unknown init {init!r}; valid names: {', '.join(INITS)}")
         self.init = init
-        self.verbose = _flag(verbose, "verbose")
+        self.verbose = arguments.flag(verbose, "verbose")
         self._opt = optimizer if not isinstance(optimizer, str) else _named_optimizer(optimizer, learning_rate, momentum)
         self._step = TrainStep(self.spec, self._opt)
         self._params = None  # [(W (fan_in, fan_out), b (fan_out,)), ...] once initialised
@@ -261,6 +260,10 @@ class MLP:
         n = X.shape[0]
         if self.is_classifier:
             labels = _labels(y, n)
+            unknown = ~_isin(labels, self.classes_)
+            if unknown.any():
+                raise ValueError(f"y holds labels not in classes_ {self.classes_.tolist()}: "
+                                 f"{np.unique(labels[unknown]).tolist()[:10]}")
             return float(np.mean(_equal_labels(self.predict(X), labels)))
         Y = encode_targets(self.spec, y, n, dtype=np.float64)  # (N, K)
         P = self._output(X).astype(np.float64)  # (N, K)
@@ -404,16 +407,6 @@ def _named_optimizer(name, learning_rate, momentum):
     return getattr(_optimizers, name)(learning_rate)
 
 
-def _float_dtype(dtype):
-    try:
-        dt = np.dtype(dtype) if isinstance(dtype, (type, np.dtype, str)) else None
-    except TypeError:
-        dt = None
-    if dt is None or dt not in _optimizers.FLOAT_DTYPES:  # NOTE: np.dtype == None is float64's test
-        raise TypeError(f"dtype must be np.float32 or np.float64, got {dtype!r}")
-    return dt
-
-
 def _copy_params(params):
     return [(W.copy(), b.copy()) for W, b in params]
 
@@ -490,26 +483,3 @@ def _sizes(sizes):
         raise TypeError(f"sizes must be ints, got {last!r} of type {type(last).__name__} in {sizes}")
     return sizes
 
-
-def _real(value, name, expected, ok):
-    if isinstance(value, bool) or not isinstance(value, (numbers.Real, np.floating, np.integer)):
-        raise TypeError(f"{name} must be {expected}, got {type(value).__name__} {value!r}")
-    value = float(value)
-    if not ok(value):
-        raise ValueError(f"{name} must be {expected}, got {value!r}")
-    return value
-
-
-def _int(value, name, minimum, expected=None):
-    expected = expected or f"an int >= {minimum}"
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be {expected}, got {type(value).__name__} {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be {expected}, got {value!r}")
-    return int(value)
-
-
-def _flag(value, name):
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be True or False, got {type(value).__name__} {value!r}")
-    return bool(value)

@@ -45,12 +45,12 @@ What is added for reliability (the article checks nothing):
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-import math
-import numbers
-
 from . import activations as _act
+from . import arguments
 from .losses import get_loss, softmax as _softmax
 from .network import backward as _backward
 from .network import forward_with_cache as _forward_with_cache
@@ -65,24 +65,6 @@ def _float(z, name="z"):
     z = z if z.dtype.kind == "f" else z.astype(np.float64)
     check_finite(z, name)
     return z
-
-
-def _rate(value, name, low, high, expected):
-    """A real hyper-parameter in [low, high) (high may be inf), or TypeError/ValueError saying `expected`."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be {expected}, got {type(value).__name__} {value!r}")
-    value = float(value)
-    if not (math.isfinite(value) and low <= value < high):
-        raise ValueError(f"{name} must be {expected}, got {value!r}")
-    return value
-
-
-def _epochs(epochs):
-    if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral):
-        raise TypeError(f"epochs must be an int >= 1, got {type(epochs).__name__} {epochs!r}")
-    if epochs < 1:
-        raise ValueError(f"epochs must be an int >= 1, got {epochs!r}")
-    return int(epochs)
 
 
 def _quiet(fit):
@@ -222,10 +204,10 @@ class NeuralNetwork(_SeedNet):
             learning_rate: float
             momentum: float, SGD momentum (0 = vanilla SGD)
         """
-        self.lr = _rate(learning_rate, "learning_rate", 0.0, math.inf, "a finite float > 0")
+        self.lr = arguments.positive(learning_rate, "learning_rate")
         if self.lr == 0.0:
             raise ValueError("learning_rate must be a finite float > 0, got 0.0")
-        self.momentum = _rate(momentum, "momentum", 0.0, 1.0, "a float in [0, 1)")
+        self.momentum = arguments.unit_interval(momentum, "momentum")
         self._init_network(layer_sizes)
         self.velocities_w = [np.zeros_like(W) for W in self.weights]
         self.velocities_b = [np.zeros_like(b) for b in self.biases]
@@ -262,7 +244,7 @@ class NeuralNetwork(_SeedNet):
         Stops with NonFiniteError if training diverges; the network then holds the
         last finite epoch (see the module docstring).
         """
-        epochs = _epochs(epochs)
+        epochs = arguments.integer(epochs, "epochs", 1)
         n = check_inputs(self.spec, X, dtype=self.weights[0].dtype).shape[0]  # X: (N, sizes[0])
         encode_targets(self.spec, y, n)  # checks y before forward writes activations
         for epoch in range(epochs):
@@ -277,7 +259,7 @@ class NeuralNetwork(_SeedNet):
 
     def predict(self, X, threshold=0.5):
         """Predict class labels (0/1 ints of shape (N,))."""
-        threshold = _rate(threshold, "threshold", 0.0, 1.0 + 1e-12, "a probability in [0, 1]")
+        threshold = arguments.real(threshold, "threshold", "a probability in [0, 1]", lambda v: 0 <= v <= 1)
         output = self.forward(X)
         return (output >= threshold).astype(int).flatten()
 
@@ -290,7 +272,7 @@ class MultiClassNN(_SeedNet):
     _loss_name = "cross_entropy"
 
     def __init__(self, layer_sizes, learning_rate=0.01):
-        self.lr = _rate(learning_rate, "learning_rate", 0.0, math.inf, "a finite float > 0")
+        self.lr = arguments.positive(learning_rate, "learning_rate")
         if self.lr == 0.0:
             raise ValueError("learning_rate must be a finite float > 0, got 0.0")
         self._init_network(layer_sizes)
@@ -302,7 +284,7 @@ class MultiClassNN(_SeedNet):
         Stops with NonFiniteError if training diverges; the weights then hold the
         last finite epoch (see the module docstring).
         """
-        epochs = _epochs(epochs)
+        epochs = arguments.integer(epochs, "epochs", 1)
         n = check_inputs(self.spec, X, dtype=self.weights[0].dtype).shape[0]  # X: (N, sizes[0])
         encode_targets(self.spec, y, n)  # checks y before forward writes activations
         for epoch in range(epochs):
