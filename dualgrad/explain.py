@@ -6,8 +6,9 @@ For any depth and any activation it writes: the parameter table (W_l, b_l and
 their counts), every forward step with its shape (z_l = a_{l−1} W_l + b_l,
 a_l = f_l(z_l), the head and the loss), and every backward step with its shape
 (δ_L from the head, then dW_l = a_{l−1}ᵀ δ_l [+ λ W_l], db_l = Σₙ δ_l,
-δ_{l−1} = (δ_l W_lᵀ) ⊙ f'_{l−1}(z_{l−1})). Each dW and db step is followed by its
-measured error against jax.grad on a random batch (`check_gradients`).
+δ_{l−1} = (δ_l W_lᵀ) ⊙ f'_{l−1}(z_{l−1})). Each δ, dW and db step is followed by its
+measured error against jax.grad on a random batch (`check_gradients` for dW and db;
+`measure_deltas`, jax.grad with respect to each z_l, for δ).
 
 Formats: 'text' (Unicode, for a terminal) and 'markdown' (tables with $...$
 LaTeX, for notes and slides). The derivative of a built-in activation comes from
@@ -22,7 +23,10 @@ from typing import List, NamedTuple, Optional
 from manual.activations import ACTIVATIONS
 from manual.spec import NetworkSpec
 
+import numpy as np
+
 from .check import RTOL, ATOL, GradientRow, _num, check_gradients, random_case
+from .compare import leaf_error, network_scale
 
 FORMATS = ("text", "markdown")
 
@@ -77,7 +81,7 @@ class Step(NamedTuple):
     shape: str  # e.g. "(32, 10) @ (10, 64) + (64,) → (32, 64)"
     note: str = ""  # a definition used in the step (text)
     note_tex: str = ""
-    row: Optional[GradientRow] = None  # the measured error of a dW/db step
+    row: Optional[GradientRow] = None  # the measured error of a δ, dW or db step
 
 
 def explain(spec: NetworkSpec, batch: int = 32, seed: int = 0, fmt: str = "text") -> str:
@@ -89,11 +93,35 @@ def explain(spec: NetworkSpec, batch: int = 32, seed: int = 0, fmt: str = "text"
         raise ValueError(f"unknown format {fmt!r}; valid: {', '.join(FORMATS)}")
     if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
         raise ValueError(f"batch must be a positive int, got {batch!r}")
-    report = check_gradients(spec, *random_case(spec, batch, seed))
-    rows = {(row.layer, row.name): row for row in report}
+    case = random_case(spec, batch, seed)
+    report = check_gradients(spec, *case)
+    delta_rows = measure_deltas(spec, *case)
+    rows = {(row.layer, row.name): row for row in (*report, *delta_rows)}
     forward, backward = _forward_steps(spec, batch), _backward_steps(spec, batch, rows)
     render = _render_markdown if fmt == "markdown" else _render_text
-    return render(spec, batch, seed, forward, backward, report)
+    return render(spec, batch, seed, forward, backward, report, delta_rows)
+
+
+def measure_deltas(spec: NetworkSpec, params, X, y) -> List[GradientRow]:
+    """One row per layer l (name 'dz'): manual's δ_l = dz_l, from its backward pass, against
+    jax.grad of the loss with respect to z_l (`reference.network.deltas`), same tolerance as dW."""
+    from manual.losses import get_loss
+    from manual.network import backward, forward_with_cache
+    from manual.validation import encode_targets
+    from reference.network import deltas as reference_deltas
+
+    X = np.asarray(X, np.float64)  # (N, sizes[0])
+    logits, caches = forward_with_cache(spec, params, X)
+    _, ds = get_loss(spec.loss).value_and_dlogits(logits, encode_targets(spec, y, X.shape[0]))
+    manual_dz = []
+    backward(spec, params, caches, ds, deltas=manual_dz)  # [(N, sizes[l]) for l = 1..L]
+    ref_dz = reference_deltas(spec, params, X, y)
+    scale = network_scale([(dz,) for dz in ref_dz])
+    rows = []
+    for l, (m, r) in enumerate(zip(manual_dz, ref_dz), start=1):
+        err = leaf_error(f"layer {l}, dz", m, r, scale=scale)
+        rows.append(GradientRow(l, "dz", tuple(m.shape), err.max_abs, err.max_rel, err.passed))
+    return rows
 
 
 # ---- the derivation -----------------------------------------------------------------
@@ -147,10 +175,12 @@ def _forward_steps(spec: NetworkSpec, N: int) -> List[Step]:
 def _backward_steps(spec: NetworkSpec, N: int, rows) -> List[Step]:
     sizes, L, K = spec.sizes, spec.n_layers, spec.sizes[-1]
     if spec.loss == "mse":
-        head = Step(f"δ{L} = 2 (ŷ − Y) / (N·K)", rf"\delta_{{{L}}} = 2 (\hat y - Y) / (NK)", _shape(N, K))
+        head = Step(f"δ{L} = 2 (ŷ − Y) / (N·K)", rf"\delta_{{{L}}} = 2 (\hat y - Y) / (NK)", _shape(N, K),
+                    row=rows[(L, "dz")])
     else:
         head = Step(f"δ{L} = (ŷ − Y) / N", rf"\delta_{{{L}}} = (\hat y - Y) / N", _shape(N, K),
-                    "the head's σ/softmax and the log cancel", r"\text{the head and the log cancel}")
+                    "the head's σ/softmax and the log cancel", r"\text{the head and the log cancel}",
+                    row=rows[(L, "dz")])
     steps = [head]
     for l in range(L, 0, -1):
         i, o = sizes[l - 1], sizes[l]
@@ -168,6 +198,7 @@ def _backward_steps(spec: NetworkSpec, N: int, rows) -> List[Step]:
                 f"{_shape(N, o)} @ {_shape(o, i)} ⊙ {_shape(N, i)} → {_shape(N, i)}",
                 f"{f.symbol}'(z) = {f.derivative}" + (f",  a = {f.symbol}(z)" if f.in_a else ""),
                 f"{f.tex_symbol}'(z) = {f.tex_derivative}" + (rf",\ a = {f.tex_symbol}(z)" if f.in_a else ""),
+                row=rows[(l - 1, "dz")],
             ))
     return steps
 
@@ -194,14 +225,15 @@ def _error_text(row: GradientRow) -> str:
     return f"max |manual − jax.grad| = {_num(row.max_abs)} (rel {_num(row.max_rel)}) {verdict}"
 
 
-def _verdict(report) -> str:
+def _verdict(report, delta_rows) -> str:
     n_ok = sum(row.passed for row in report)
-    word = "PASS" if report.passed else "FAIL"
-    return (f"{word}: {n_ok}/{len(report)} gradients match jax.grad within "
+    n_dz = sum(row.passed for row in delta_rows)
+    word = "PASS" if report.passed and n_dz == len(delta_rows) else "FAIL"
+    return (f"{word}: {n_ok}/{len(report)} gradients and {n_dz}/{len(delta_rows)} deltas match jax.grad within "
             f"|manual − ref| ≤ {RTOL:g}·|ref| + {RTOL:g}·max|ref| + {ATOL:g}·max(1, max|ref of the network|)")
 
 
-def _render_text(spec, N, seed, forward, backward, report) -> str:
+def _render_text(spec, N, seed, forward, backward, report, delta_rows) -> str:
     lines = [f"Network {_title(spec, N)}", "", "Parameters"]
     table = [("layer", "weights", "biases", "count")]
     for l, i, o, nw, nb, n in _param_rows(spec):
@@ -227,11 +259,11 @@ def _render_text(spec, N, seed, forward, backward, report) -> str:
     lines += ["", "Forward  (layer l: z_l = a_{l−1} W_l + b_l; @ is the matrix product)"] + block(forward)
     lines += ["", "Backward  (dx = ∂L/∂x; δ_l = dz_l; ⊙ is the elementwise product)"] + block(backward)
     lines += ["", "    (da0 = δ1 W1ᵀ is not needed: X is data, not a parameter)", "",
-              f"Measured on a random batch (seed {seed}) against jax.grad (float64):", f"  {_verdict(report)}"]
+              f"Measured on a random batch (seed {seed}) against jax.grad (float64):", f"  {_verdict(report, delta_rows)}"]
     return "\n".join(lines)
 
 
-def _render_markdown(spec, N, seed, forward, backward, report) -> str:
+def _render_markdown(spec, N, seed, forward, backward, report, delta_rows) -> str:
     lines = [f"## Network {_title(spec, N)}", "", "### Parameters", "",
              "| layer | weights | biases | count |", "|---:|---|---|---:|"]
     for l, i, o, nw, nb, n in _param_rows(spec):
@@ -253,7 +285,7 @@ def _render_markdown(spec, N, seed, forward, backward, report) -> str:
                          f"{'pass' if s.row.passed else '**FAIL**'} |")
         else:
             lines.append(f"| {cell(s)} | {s.shape} | | | |")
-    lines += ["", f"Measured on a random batch (seed {seed}) against `jax.grad` (float64). {_verdict(report)}"]
+    lines += ["", f"Measured on a random batch (seed {seed}) against `jax.grad` (float64). {_verdict(report, delta_rows)}"]
     return "\n".join(lines)
 
 

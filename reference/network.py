@@ -15,19 +15,25 @@ from .activations import get_activation
 from .losses import HEADS, LOSSES
 
 
-def logits(spec, params, X):
-    """s = z_L after a_l = f_l(a_{l-1} W_l + b_l) for the hidden layers."""
+def logits(spec, params, X, offsets=None):
+    """s = z_L after a_l = f_l(a_{l-1} W_l + b_l) for the hidden layers.
+
+    offsets -- optionally one array per layer added to its z_l (zeros: the gradient
+               with respect to them is ∂L/∂z_l, see `deltas`).
+    """
     a = X
     for l, (W, b) in enumerate(params):
         z = a @ W + b
+        if offsets is not None:
+            z = z + offsets[l]
         a = z if l == len(params) - 1 else get_activation(spec.hidden[l])(z)
     return a
 
 
-def total_loss(params, spec, X, Y):
+def total_loss(params, spec, X, Y, offsets=None):
     """head loss of the logits + (λ/2) Σ ‖W‖²"""
     penalty = 0.5 * spec.l2 * sum(jnp.sum(W**2) for W, _ in params)
-    return LOSSES[spec.loss](logits(spec, params, X), Y) + penalty
+    return LOSSES[spec.loss](logits(spec, params, X, offsets), Y) + penalty
 
 
 _NO_Y = object()  # forward passes no labels; y=None from a caller is a bad label array
@@ -58,3 +64,12 @@ def loss_and_grads(spec, params, X, y):
     jparams, X, Y = _to_jax(spec, params, X, y)
     value, grads = jax.value_and_grad(total_loss)(jparams, spec, X, Y)
     return float(value), [(np.asarray(dW), np.asarray(db)) for dW, db in grads]
+
+
+def deltas(spec, params, X, y):
+    """[dz_1, ..., dz_L]: ∂L/∂z_l of every layer, as jax.grad of the loss with respect to a
+    zero offset added to each z_l (NumPy float64, each (N, sizes[l]))."""
+    jparams, X, Y = _to_jax(spec, params, X, y)
+    zeros = [jnp.zeros((X.shape[0], n), jnp.float64) for n in spec.sizes[1:]]
+    dzs = jax.grad(lambda offsets: total_loss(jparams, spec, X, Y, offsets))(zeros)
+    return [np.asarray(dz) for dz in dzs]

@@ -42,11 +42,12 @@ def test_every_step_with_its_shape(sizes, hidden, loss, l2):
         dW = next(line for line in backward.splitlines() if line.strip().startswith(f"dW{l} = a{l - 1}ᵀ δ{l}"))
         db = next(line for line in backward.splitlines() if line.strip().startswith(f"db{l} = Σₙ δ{l}"))
         assert f"({i}, {N}) @ ({N}, {o}) → ({i}, {o})" in dW and ("+ λ W" in dW) == bool(l2)
-        for line in (dW, db):
+        delta = next(line for line in backward.splitlines() if line.strip().startswith(f"δ{l} = "))
+        for line in (dW, db, delta):
             assert re.search(r"max \|manual − jax\.grad\| = \S+ \(rel \S+\) pass$", line), line
     head = {"cross_entropy": "(ŷ − Y) / N", "binary_cross_entropy": "(ŷ − Y) / N", "mse": "2 (ŷ − Y) / (N·K)"}[loss]
     assert f"δ{L} = {head}" in backward
-    assert text.splitlines()[-1].strip().startswith(f"PASS: {2 * L}/{2 * L} gradients")
+    assert text.splitlines()[-1].strip().startswith(f"PASS: {2 * L}/{2 * L} gradients and {L}/{L} deltas")
 
 
 def test_markdown_has_tables_and_latex():
@@ -55,8 +56,8 @@ def test_markdown_has_tables_and_latex():
     assert "| 2 | $W_{2}$: 64 × 3 = 192 | $b_{2}$: 3 | 192 + 3 = 195 |" in md
     assert r"| $dW_{1} = a_{0}^\top \delta_{1}$ | (10, 32) @ (32, 64) → (10, 64) |" in md
     assert r"\mathrm{relu}'(z) = \mathbb{1}[z > 0]" in md
-    rows = [line for line in md.splitlines() if line.startswith(("| $dW", "| $db"))]
-    assert len(rows) == 4 and all(line.endswith("| pass |") for line in rows)
+    rows = [line for line in md.splitlines() if line.startswith(("| $dW", "| $db", r"| $\delta"))]
+    assert len(rows) == 6 and all(line.endswith("| pass |") for line in rows)
 
 
 def test_every_built_in_activation_has_a_formula():
@@ -68,8 +69,8 @@ def test_a_wrong_derivative_shows_as_fail(monkeypatch):
     monkeypatch.setitem(manual_acts.ACTIVATIONS, "relu", act._replace(derivative=lambda z, a: (z >= -1.0) * 1.0))
     text = explain(SPEC, batch=32)
     fails = [line.split()[0] for line in text.splitlines() if line.rstrip().endswith("FAIL")]
-    assert fails == ["dW1", "db1"]  # the layer below the wrong derivative; layer 2 is still right
-    assert text.splitlines()[-1].strip().startswith("FAIL: 2/4 gradients")
+    assert fails == ["δ1", "dW1", "db1"]  # δ1 takes the wrong derivative, then the layer below; layer 2 is right
+    assert text.splitlines()[-1].strip().startswith("FAIL: 2/4 gradients and 1/2 deltas")
 
 
 def test_deterministic_for_a_seed():
