@@ -12,8 +12,10 @@ Exit status: 0 success; 1 a gradient check failed (verify, train --check);
 Output is deterministic for a given seed. A progress bar is drawn on stderr
 only when stderr is a terminal.
 
-`train --out DIR` needs matplotlib (`pip install 'dualgrad[plot]'`): without it
-the command stops with exit status 2 before training, rather than train and
+`train` writes loss.png (and boundary.png for 2-D data) into plots/ or `--out DIR`
+(`--no-plots`: none). The plots need matplotlib (`pip install 'dualgrad[plot]'`):
+without it the default run trains and says how to install it; an explicit
+`--out DIR` stops with exit status 2 before training, rather than train and
 write nothing.
 
 `dualgrad verify --json` prints one JSON object (and nothing else) on stdout:
@@ -70,6 +72,7 @@ from typing import List, Optional
 # so `dualgrad --help` and argument errors answer at once.
 
 DEFAULT_EXAMPLES = 60
+DEFAULT_PLOTS = "plots"  # train's plot directory, relative to the working directory
 
 
 class CliError(Exception):
@@ -154,7 +157,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--batch-size", type=int, default=32, help="rows per update (default 32; cut to N)")
     train.add_argument("--seed", type=int, default=0,
                        help="seeds the synthetic data, the initial weights and the shuffling (default 0)")
-    train.add_argument("--out", metavar="DIR", help="write loss.png (and boundary.png for 2-D data) here")
+    train.add_argument("--out", metavar="DIR",
+                       help=f"write loss.png (and boundary.png for 2-D data) here (default {DEFAULT_PLOTS}/)")
+    train.add_argument("--no-plots", action="store_true", help="write no plots")
     train.add_argument("--check", action="store_true",
                        help="verify the first step's gradients against jax.grad first; exit 1 on failure")
     train.set_defaults(run=_train)
@@ -399,11 +404,16 @@ def _train(args) -> int:
         _check_reference_twins(args.hidden)
     from .train import PLOT_INSTALL, Training, load_data, plot_support
 
-    if args.out is not None:
-        if os.path.exists(args.out) and not os.path.isdir(args.out):
-            raise CliError(f"--out {args.out}: exists and is not a directory")
-        if not plot_support():
-            raise CliError(f"--out needs matplotlib to draw the plots: {PLOT_INSTALL}")
+    if args.no_plots and args.out is not None:
+        raise CliError("--out and --no-plots exclude each other")
+    out = None if args.no_plots else (args.out or DEFAULT_PLOTS)
+    if out is not None and os.path.exists(out) and not os.path.isdir(out):
+        raise CliError(f"--out {out}: exists and is not a directory")
+    if args.out is not None and not plot_support():
+        raise CliError(f"--out needs matplotlib to draw the plots: {PLOT_INSTALL}")
+    if out is not None and not plot_support():
+        print(f"dualgrad: note: no plots without matplotlib: {PLOT_INSTALL}", file=sys.stderr)
+        out = None
     lr = args.lr if args.lr is not None else (0.1 if args.optimizer == "sgd" else 0.01)
     try:
         X, y, name = load_data(args.dataset, seed=args.seed)
@@ -450,13 +460,13 @@ def _train(args) -> int:
     correct = int(round(acc * X.shape[0]))
     print(f"\nfinal loss {_loss_text(run.final_loss())} (all {X.shape[0]} rows, final weights), "
           f"training accuracy {100 * acc:.1f}% ({correct}/{X.shape[0]})")
-    if args.out is not None:
+    if out is not None:
         from .train import write_plots
 
         try:
-            paths = write_plots(run, args.out, title=name)
+            paths = write_plots(run, out, title=name)
         except OSError as err:
-            raise CliError(f"--out {args.out}: cannot write the plots: {err.strerror or err}") from None
+            raise CliError(f"--out {out}: cannot write the plots: {err.strerror or err}") from None
         print("wrote " + ", ".join(paths))
     return 0
 

@@ -36,6 +36,12 @@ def assert_one_line_error(err, *words):
         assert word in lines[0], (word, err)
 
 
+@pytest.fixture(autouse=True)
+def in_tmp_path(tmp_path, monkeypatch):
+    """Each test runs in its own directory: `train` writes plots/ into the working directory."""
+    monkeypatch.chdir(tmp_path)
+
+
 @pytest.fixture
 def wrong_tanh(monkeypatch):
     """manual's tanh with the derivative 1 − a (a plausible slip for 1 − a²), for this test only."""
@@ -203,8 +209,9 @@ def test_explain_markdown(capsys):
 def test_train_xor_prints_loss_and_accuracy(capsys):
     status, out, err = run(capsys, "train", "xor", "--epochs", "150", "--hidden-sizes", "8")
     assert status == 0, err
-    last = out.splitlines()[-1]
-    assert last.startswith("final loss ") and last.endswith("training accuracy 100.0% (4/4)")
+    last = next(line for line in out.splitlines() if line.startswith("final loss "))
+    assert last.endswith("training accuracy 100.0% (4/4)")
+    assert out.splitlines()[-1] == "wrote plots/loss.png, plots/boundary.png"
     assert float(last.split()[2]) < 0.1
     epochs = [line for line in out.splitlines() if line.startswith("epoch")]
     assert epochs[0].startswith("epoch   1/150") and epochs[-1].startswith("epoch 150/150")
@@ -268,7 +275,26 @@ def test_train_divergence_is_a_clear_error(capsys):
     assert "final loss" not in out
 
 
-def test_train_without_matplotlib_says_how_to_install(capsys, tmp_path, monkeypatch):
+def test_train_writes_plots_by_default_and_none_with_no_plots(capsys, tmp_path):
+    status, out, _ = run(capsys, "train", "moons", "--epochs", "2", "--hidden-sizes", "4")
+    assert status == 0 and "wrote plots/loss.png, plots/boundary.png" in out
+    assert (tmp_path / "plots" / "loss.png").read_bytes().startswith(PNG_SIGNATURE)
+    status, out, _ = run(capsys, "train", "xor", "--epochs", "2", "--no-plots", "--out", "elsewhere")
+    assert status == 2
+    status, out, _ = run(capsys, "train", "xor", "--epochs", "2", "--no-plots")
+    assert status == 0 and "wrote" not in out and sorted(p.name for p in tmp_path.iterdir()) == ["plots"]
+
+
+def test_train_without_matplotlib_trains_and_says_how_to_install(capsys, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib now raises ImportError
+    status, out, err = run(capsys, "train", "xor", "--epochs", "2")
+    assert status == 0 and "final loss" in out and "wrote" not in out
+    assert err.strip() == "dualgrad: note: no plots without matplotlib: pip install 'dualgrad[plot]'" or \
+        "pip install 'dualgrad[plot]'" in err
+    assert not (tmp_path / "plots").exists()
+
+
+def test_train_out_without_matplotlib_says_how_to_install(capsys, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib now raises ImportError
     status, out, err = run(capsys, "train", "xor", "--epochs", "2", "--out", str(tmp_path / "o"))
     assert status == 2 and out == ""

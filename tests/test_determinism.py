@@ -73,7 +73,8 @@ def test_verify_json_twice_identical():
     assert report["n_networks"] == 4 and report["seed"] == 7
 
 
-def test_verify_fd_and_explain_and_train_twice_identical():
+def test_verify_fd_and_explain_and_train_twice_identical(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # train writes plots/ here
     for argv in (["verify", "--sizes", "3", "5", "2", "--hidden", "tanh", "--fd", "--seed", "2"],
                  ["explain", "--sizes", "3", "4", "2", "--seed", "2"],
                  ["train", "moons", "--epochs", "3", "--seed", "5"]):
