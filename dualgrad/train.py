@@ -102,15 +102,8 @@ class Training:
         return self.model.loss_history
 
     def first_batch(self):
-        """(X_b, y_b) of the first update, drawn as MLP documents: from default_rng(seed), after
-        the draw of the init seed, the first epoch's permutation (if it has several batches)."""
-        n = self.X.shape[0]
-        size = n if self.batch_size is None else min(self.batch_size, n)
-        rows = np.arange(size)
-        if size < n:
-            rng = np.random.default_rng(self.seed)
-            rng.integers(2**63)  # the init seed
-            rows = rng.permutation(n)[:size]
+        """(X_b, y_b) of the first update: the first batch of the model's next epoch."""
+        rows = self.model.next_batches(self.X.shape[0])[0]
         return self.X[rows], self.class_index(self.y[rows])
 
     def class_index(self, labels):

@@ -44,6 +44,7 @@ NumPy only.
 
 from __future__ import annotations
 
+import copy
 import math
 import numbers
 
@@ -345,11 +346,21 @@ class MLP:
         with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported as NonFiniteError
             self._epoch_unchecked(X, Y)
 
+    def next_batches(self, n: int) -> list:
+        """The rows (slices or index arrays) of each batch the next epoch over n rows will take,
+        without drawing from the model's generator (`dualgrad train --check` checks the first)."""
+        self._check_fitted()
+        return self._batches(n, copy.deepcopy(self._rng))
+
+    def _batches(self, n, rng):
+        """Cut n rows into batches of batch_size, in a fresh order from rng when shuffling."""
+        size = n if self.batch_size is None else min(self.batch_size, n)
+        order = rng.permutation(n) if self.shuffle and size < n else None  # (N,) or rows as given
+        return [slice(i, i + size) if order is None else order[i:i + size] for i in range(0, n, size)]
+
     def _epoch_unchecked(self, X, Y):
         n = X.shape[0]
-        size = n if self.batch_size is None else min(self.batch_size, n)
-        order = self._rng.permutation(n) if self.shuffle and size < n else None  # (N,) or rows as given
-        batches = [slice(i, i + size) if order is None else order[i:i + size] for i in range(0, n, size)]
+        batches = self._batches(n, self._rng)
         start = (_copy_params(self._params), _copy_state(self._state))  # to roll back to if a step overflows
         total = 0.0
         for j, rows in enumerate(batches):

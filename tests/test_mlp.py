@@ -363,3 +363,18 @@ def test_custom_optimizer_object():
     model = MLP([2, 6, 2], optimizer=mo.sgd(mo.exponential_decay(0.1, 0.5, 10), nesterov=True, momentum=0.9),
                 epochs=20).fit(X, y)
     assert model.t_ == 20 and model.score(X, y) > 0.7
+
+
+def test_next_batches_are_the_batches_the_next_epoch_takes():
+    """`next_batches` draws nothing from the model's generator and names exactly the rows trained on."""
+    X, y = np.random.default_rng(0).standard_normal((10, 2)), np.arange(10) % 2
+    model = MLP([2, 3, 1], batch_size=4, seed=5).initialize(classes=[0, 1])
+    planned = model.next_batches(10)
+    assert [list(r) for r in planned] == [list(r) for r in model.next_batches(10)]  # no draw consumed
+    seen = []
+    step = model._step
+    model._step = lambda params, state, Xb, Yb: (seen.append(Xb.copy()), step(params, state, Xb, Yb))[1]
+    model.partial_fit(X, y)
+    assert len(seen) == len(planned) == 3
+    for Xb, rows in zip(seen, planned):
+        np.testing.assert_array_equal(Xb, X[rows])
