@@ -4,6 +4,8 @@ Manual side: `MLP.partial_fit` on one batch per call (batch_size=None, so one Tr
 hand-written backprop and manual.optimizers, in place). Reference side: gradients from
 `reference.bucketed.loss_and_grads` (jax.value_and_grad, one compiled program for every shape here) and
 updates from `reference.optimizers` (optax itself), starting from the MLP's initial params.
+A second property runs the fit path itself: epochs of shuffled mini-batches (the last one smaller)
+under learning-rate schedules, the reference stepping through the same batches.
 """
 
 import copy
@@ -178,3 +180,60 @@ def test_a_wrong_rule_is_caught():
              for (W, b), (dW, db) in zip(params, grads)]  # √v + ε instead of √(v + ε)
     with pytest.raises(pytest.fail.Exception, match="rtol"):
         assert_trees_close(model.params, wrong, "rmsprop", RTOLS["rmsprop"])
+
+
+# ---------------------------------------------------------------- mini-batches, shuffling, schedules
+
+
+@st.composite
+def schedule_cases(draw):
+    """(manual schedule, reference schedule): constant, exponential or step decay, the same on both sides."""
+    lr = 10.0 ** draw(st.floats(-2.5, -1.5))
+    kind = draw(st.sampled_from(["constant", "exponential", "step"]))
+    if kind == "constant":
+        return mo.constant(lr), ro.constant(lr)
+    if kind == "exponential":
+        args = (lr, draw(st.sampled_from([0.5, 0.9])), draw(st.integers(1, 4)), draw(st.booleans()))
+        return mo.exponential_decay(*args), ro.exponential_decay(*args)
+    boundaries = {draw(st.integers(1, 6)): 0.5, draw(st.integers(7, 12)): 0.1}
+    return mo.step_decay(lr, boundaries), ro.step_decay(lr, boundaries)
+
+
+@settings(max_examples=25)  # pinned, as above
+@given(specs(max_layers=3, max_width=8), st.sampled_from(["sgd", "adam"]), schedule_cases(),
+       st.integers(1, 8), st.integers(1, 3), st.integers(0, 2**32 - 1), st.data())
+def test_minibatch_epochs_with_shuffling_and_schedules_follow_jax_and_optax(spec, kind, schedules, batch_size,
+                                                                            epochs, seed, data):
+    """The fit path — epochs of shuffled mini-batches, a smaller last batch, a learning-rate schedule — is
+    optax's trajectory on the same batches. (E partial_fit calls equal fit(epochs=E) bit for bit,
+    tests/test_mlp.py; `next_batches` names the rows each epoch takes, tests/test_mlp.py.)
+    sgd with momentum under a schedule is where optax's form (w ← w − η_k t) and the seed's classical
+    momentum (v ← μ v − η_k g) part ways: following optax is what is checked here."""
+    manual_schedule, reference_schedule = schedules
+    X, y = data.draw(batches(spec, max_batch=16, min_scale=-1.0, max_scale=0.5))
+    optimizer = (mo.sgd(manual_schedule, momentum=0.9) if kind == "sgd" else mo.adam(manual_schedule))
+    model = MLP(spec.sizes, hidden=list(spec.hidden), loss=spec.loss, l2=spec.l2, optimizer=optimizer,
+                batch_size=batch_size, shuffle=True, seed=seed)
+    classes = {"cross_entropy": range(spec.sizes[-1]), "binary_cross_entropy": [0, 1]}.get(spec.loss)
+    model.initialize(classes)
+    params = copy.deepcopy(model.params)
+    reference_kwargs = dict(learning_rate=reference_schedule, momentum=0.9) if kind == "sgd" else \
+        dict(learning_rate=reference_schedule)
+    opt = getattr(ro, kind)(**reference_kwargs)
+    state = opt.init(params)
+    n, history = X.shape[0], []
+    for _ in range(epochs):
+        planned = model.next_batches(n)
+        try:
+            model.partial_fit(X, y)
+        except NonFiniteError:
+            assume(False)
+        total = 0.0
+        for rows in planned:
+            value, grads = rb.loss_and_grads(spec, params, X[rows], y[rows])
+            params, state = opt.update(grads, state, params)
+            total += value * X[rows].shape[0]
+        history.append(total / n)
+    rtol = RTOLS[kind]
+    np.testing.assert_allclose(model.loss_history, history, rtol=rtol, atol=rtol * max(1.0, max(map(abs, history))))
+    assert_trees_close(model.params, params, f"after {epochs} epoch(s) of {kind} with a schedule", rtol)
