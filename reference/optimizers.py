@@ -10,12 +10,11 @@ compiled once per leaf shape and reused by every optimizer and hyper-parameter,
 where a jitted update would recompile for every new optimizer object.
 """
 
-import jax
+from typing import Callable, NamedTuple
 
-jax.config.update("jax_enable_x64", True)
+from . import _x64  # noqa: F401  (float64 before any array is made)
 
-from typing import Callable, NamedTuple  # noqa: E402
-
+import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 import optax  # noqa: E402
