@@ -47,11 +47,15 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=40)
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--threads", type=int, default=None,
-                        help="limit BLAS threads (threadpoolctl), torch's and XLA's")
+                        help="limit BLAS threads (threadpoolctl), torch's and XLA's, and pin to N cores")
     parser.add_argument("--only", choices=sorted(OTHERS), help=argparse.SUPPRESS)  # phase 2: one subprocess
     args = parser.parse_args(argv)
     from threadpoolctl import threadpool_limits
 
+    if args.threads and hasattr(os, "sched_setaffinity"):
+        # XLA's CPU runtime ignores the flags below in part (measured: 1.4 cores busy with them):
+        # pinning this process, and so its subprocesses, to N cores holds every library to N
+        os.sched_setaffinity(0, set(sorted(os.sched_getaffinity(0))[:args.threads]))
     if args.threads:  # XLA's CPU thread pool, read when jax is first imported (contenders import it late)
         os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false "
                                    f"intra_op_parallelism_threads={args.threads}").strip()
@@ -103,7 +107,9 @@ def run(args):
     print(f"python {platform.python_version()}, numpy {np.__version__}, {os.cpu_count()} cores; BLAS: {C.blas_info()}")
     print(f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}, "
           f"OPENBLAS_L2_SIZE={os.environ.get('OPENBLAS_L2_SIZE', '(unset)')}")
-    print(f"sizes {SIZES}, batch {BATCH}, relu, cross_entropy, sgd momentum 0.9; {args.rounds} rounds x {args.reps} steps")
+    cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else "all"
+    print(f"sizes {SIZES}, batch {BATCH}, relu, cross_entropy, sgd momentum 0.9; {args.rounds} rounds x {args.reps} steps; "
+          f"cores {cores}")
     print("phase 1 (this process): NumPy contenders interleaved; phase 2: one subprocess per other contender\n")
     mine = {}
     for dt in DTYPES:  # phase 1
@@ -122,8 +128,9 @@ def run(args):
     print("\nmatrix products alone by process, float64 and float32: median ms [rounds > 1.3 × the fastest, "
           "i.e. disturbed by another process]")
     for where, t in [("phase 1", mine)] + list(theirs.items()):
-        print(f"  {where}: " + ", ".join(f"{median_ms(t[dt], 'matmul only'):.3f} [{disturbed(t[dt]['matmul only'])}]"
-                                         for dt in DTYPES))
+        counts = [disturbed(t[dt]["matmul only"]) for dt in DTYPES]
+        print(f"  {where}: " + ", ".join(f"{median_ms(t[dt], 'matmul only'):.3f} [{n}]" for dt, n in zip(DTYPES, counts))
+              + ("  <- over a quarter of the rounds disturbed: rerun on a quieter machine" if max(counts) > args.rounds / 4 else ""))
     print()
     for dt in DTYPES:
         manual_x = ratio(mine[dt], "manual TrainStep", "matmul only")
