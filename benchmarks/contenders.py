@@ -11,6 +11,8 @@ matmul_only   the same step's matrix products alone, into preallocated outputs:
               forward z_l = a_{l-1} W_l (L products), backward dW_l = a_{l-1}ᵀ dz_l
               (L products) and da_{l-1} = dz_l W_lᵀ for l > 1 (L − 1 products).
 manual        manual.TrainStep, the step MLP.fit takes.
+MLP fit       MLP.partial_fit, one epoch of 8 shuffled batches of N rows, per batch: all
+              that fit does around TrainStep included.
 plain         manual.loss_and_grads + optimizer.update_inplace: the readable path
               (a new array for every intermediate), for contrast.
 jax.jit       jax.jit of value_and_grad + optax.sgd(momentum=0.9) update, params and
@@ -80,6 +82,27 @@ def manual_step(sizes, N, dtype):
     def step():
         _, box[0] = train(params, box[0], X, Y)
 
+    return step
+
+
+FIT_BATCHES = 8  # mlp_fit_step: one partial_fit epoch of this many batches is timed, per batch
+
+
+def mlp_fit_step(sizes, N, dtype):
+    """MLP.partial_fit over FIT_BATCHES·N shuffled rows in batches of N: fit's own epoch — the
+    input check and label mapping, the shuffle, gathering each batch X[rows], TrainStep, the
+    epoch's snapshot for roll-back and its finiteness check. `step.per_call` steps per call."""
+    spec, _, _, _, _ = problem(sizes, N, dtype)
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((FIT_BATCHES * N, sizes[0])).astype(dtype)
+    labels = rng.integers(0, sizes[-1], FIT_BATCHES * N)
+    model = manual.MLP(sizes, optimizer="sgd", learning_rate=LEARNING_RATE, momentum=MOMENTUM,
+                       batch_size=N, shuffle=True, dtype=dtype).initialize(classes=np.arange(sizes[-1]))
+
+    def step():
+        model.partial_fit(X, labels)
+
+    step.per_call = FIT_BATCHES
     return step
 
 

@@ -37,7 +37,8 @@ from timing import interleaved, median_ms, ratio  # noqa: E402
 SIZES = [784, 256, 128, 10]
 BATCH = 256
 DTYPES = ("float64", "float32")
-NUMPY = {"matmul only": C.matmul_only, "manual TrainStep": C.manual_step, "manual plain path": C.plain_step}
+NUMPY = {"matmul only": C.matmul_only, "manual TrainStep": C.manual_step,
+         "manual MLP.fit (per batch of an epoch)": C.mlp_fit_step, "manual plain path": C.plain_step}
 OTHERS = {"jax.jit + optax": C.jax_step, "sklearn (_fit_stochastic body)": C.sklearn_step,
           "sklearn partial_fit": C.sklearn_partial_fit_step, "torch": C.torch_step}
 
@@ -113,7 +114,10 @@ def run(args):
     print("phase 1 (this process): NumPy contenders interleaved; phase 2: one subprocess per other contender\n")
     mine = {}
     for dt in DTYPES:  # phase 1
-        mine[dt] = interleaved({name: warm(build, dt) for name, build in NUMPY.items()}, args.rounds, args.reps)
+        steps = {name: warm(build, dt) for name, build in NUMPY.items()}
+        mine[dt] = interleaved(steps, args.rounds, args.reps)
+        for name, step in steps.items():  # a call that takes several steps: time per step
+            mine[dt][name] = [t / getattr(step, "per_call", 1) for t in mine[dt][name]]
     theirs = others(args)  # phase 2
     rows = [(name, mine, "phase 1") for name in NUMPY]
     rows += [(name, theirs[name], "phase 2, own subprocess") for name in theirs]

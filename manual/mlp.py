@@ -128,6 +128,7 @@ class MLP:
         self._params = None  # [(W (fan_in, fan_out), b (fan_out,)), ...] once initialised
         self._state = None  # the optimizer's state
         self._rng = None  # np.random.Generator
+        self._gathered = None  # (X batch (batch_size, sizes[0]), Y batch (batch_size, sizes[-1]), their shapes)
         self.classes_ = None
         self.loss_history = []
         self.validation_history = []
@@ -364,15 +365,15 @@ class MLP:
         start = (_copy_params(self._params), _copy_state(self._state))  # to roll back to if a step overflows
         total = 0.0
         for j, rows in enumerate(batches):
-            Xb, Yb = X[rows], Y[rows]  # (n_b, sizes[0]), (n_b, sizes[-1])
+            Xb, Yb = self._gather(X, Y, rows)  # (n_b, sizes[0]), (n_b, sizes[-1])
             try:
                 value, self._state = self._step(self._params, self._state, Xb, Yb)
             except NonFiniteError as err:
                 self._roll_back(start, batches[:j], X, Y)
                 raise NonFiniteError(
-                    f"the loss or a gradient became NaN or infinite in epoch {self.n_epochs_ + 1}, batch {j + 1} "
-                    f"({err}); the parameters are the last finite ones, after {self.t_} update(s). "
-                    "Try a smaller learning_rate or scale the inputs") from None
+                    f"{err.reason} in epoch {self.n_epochs_ + 1}, batch {j + 1}; the parameters are the last "
+                    f"finite ones, after {self.t_} update(s). Try a smaller learning_rate or scale the inputs",
+                    err.reason) from None
             total += value * Xb.shape[0]
         if not _finite(self._params):  # an update overflowed without a non-finite loss or gradient
             self._roll_back(start, batches, X, Y)
@@ -380,6 +381,19 @@ class MLP:
                                  f"the last finite ones, after {self.t_} update(s). Try a smaller learning_rate")
         self.loss_history.append(total / n)
         self.n_epochs_ += 1
+
+    def _gather(self, X, Y, rows):
+        """X[rows], Y[rows]: views for a slice; for shuffled rows, written into two arrays reused
+        from batch to batch (a fresh megabyte-sized array per batch costs page faults, not just a copy)."""
+        if isinstance(rows, slice):
+            return X[rows], Y[rows]
+        n_b, size = len(rows), self.batch_size  # n_b ≤ batch_size: the last batch may be smaller
+        shapes = ((size, X.shape[1]), (size, Y.shape[1]), X.dtype)
+        if self._gathered is None or self._gathered[2] != shapes:
+            self._gathered = (np.empty(shapes[0], X.dtype), np.empty(shapes[1], Y.dtype), shapes)
+        Xb, Yb, _ = self._gathered
+        # NOTE: mode="clip" (rows are a permutation's, always in range): the default "raise" buffers `out`
+        return np.take(X, rows, axis=0, out=Xb[:n_b], mode="clip"), np.take(Y, rows, axis=0, out=Yb[:n_b], mode="clip")
 
     def _roll_back(self, start, batches, X, Y):
         """Leave the last finite params of this epoch: if the current ones are not finite, restore

@@ -51,7 +51,15 @@ from .validation import FLOAT_DTYPES
 
 
 class NonFiniteError(FloatingPointError):
-    """The loss or a gradient became NaN or infinite; nothing was updated."""
+    """The loss or a gradient became NaN or infinite; nothing was updated.
+
+    `reason` says which, without the consequence ("the loss became NaN or infinite (loss = inf)"),
+    for callers that word the consequence themselves (MLP.fit).
+    """
+
+    def __init__(self, message: str, reason: Optional[str] = None):
+        super().__init__(message)
+        self.reason = reason or message
 
 
 class Buffers(NamedTuple):
@@ -129,13 +137,15 @@ class TrainStep:
                     acts[l - 1].backward(da, buf.z[l - 1], buf.a[l - 1], buf.work[l - 1])  # dz = da ⊙ f'(z)
 
         if not np.isfinite(value):
-            raise NonFiniteError(f"the loss is not finite (loss = {value}); parameters left unchanged")
+            reason = f"the loss became NaN or infinite (loss = {value})"
+            raise NonFiniteError(f"{reason}; parameters left unchanged", reason)
         try:  # the optimizer checks every argument, the gradients' finiteness included, before it writes
             state = self.optimizer.update_inplace(grads, state, params)
         except ValueError as err:
             if all(all_finite(dW) and all_finite(db) for dW, db in grads):
                 raise
-            raise NonFiniteError(f"a gradient is not finite (loss = {value}); parameters left unchanged") from err
+            reason = f"a gradient became NaN or infinite (loss = {value})"
+            raise NonFiniteError(f"{reason}; parameters left unchanged", reason) from err
         return float(value), state
 
     def nbytes(self) -> int:
