@@ -707,6 +707,84 @@ def _init_bad(draw):
 register("optimizer.init", "params not fitting (dtype, shapes, container)", _init_bad)
 
 
+def _params_nonfinite(draw, opt, params, grads, state):
+    params = _tree_copy(params)
+    l, leaf = draw(st.integers(0, len(params) - 1)), draw(st.integers(0, 1))
+    params[l][leaf].flat[draw(st.integers(0, params[l][leaf].size - 1))] = draw(NONFINITE)
+    return grads, state, params, rf"layer {l + 1}, {'Wb'[leaf]} contains NaN or infinite values"
+
+
+def _init_nonfinite(draw):
+    opt, params, grads, state = optimizer_setting(draw)
+    grads, state, params, expect = _params_nonfinite(draw, opt, params, grads, state)
+    return (lambda: opt.init(params)), expect, [params]
+
+
+# update_inplace does not scan params (its caller's loss already proves them finite: manual/optimizers.py)
+register("optimizer.update", "params holding NaN or ±inf", _optimizer_kind("update", _params_nonfinite))
+register("optimizer.init", "params holding NaN or ±inf", _init_nonfinite)
+
+
+# ---------------------------------------------------------------- TrainStep
+
+
+def _train_step_kind(what, corrupt):
+    """`corrupt(draw, spec, params, X, Y)` -> (params, X, Y, expected message), one thing wrong."""
+
+    def build(draw):
+        import manual
+
+        opt, params, _, state = optimizer_setting(draw, names=("sgd", "adam"))
+        spec = _spec_of(params)
+        rng = np.random.default_rng(draw(st.integers(0, 2**16)))
+        dtype = params[0][0].dtype
+        n = draw(st.integers(1, 6))
+        X = rng.standard_normal((n, spec.sizes[0])).astype(dtype)  # (N, sizes[0])
+        Y = np.eye(spec.sizes[-1], dtype=dtype)[rng.integers(0, spec.sizes[-1], n)]  # (N, K) one-hot
+        params, X, Y, expect = corrupt(draw, spec, _tree_copy(params), X, Y)
+        step = manual.TrainStep(spec, opt)
+        return (lambda: step(params, state, X, Y)), expect, [params, state, X, Y]
+
+    register("TrainStep", what, build)
+
+
+def _spec_of(params):
+    """A spec whose layer shapes are those of params (mse: any output width, identity hidden layers)."""
+    from manual import NetworkSpec
+
+    sizes = [params[0][0].shape[0]] + [W.shape[1] for W, _ in params]
+    return NetworkSpec(sizes, "identity", "mse")
+
+
+def _ts_shape(draw, spec, params, X, Y):
+    l = draw(st.integers(0, len(params) - 1))
+    W, b = params[l]
+    params[l] = (np.zeros((W.shape[0] + 1, W.shape[1]), W.dtype), b)
+    return params, X, Y, rf"layer {l + 1}, W must be an array of shape \({W.shape[0]}, {W.shape[1]}\)"
+
+
+def _ts_mixed(draw, spec, params, X, Y):
+    other = np.float32 if params[0][0].dtype == np.float64 else np.float64
+    params[-1] = (params[-1][0].astype(other), params[-1][1].astype(other))
+    if len(params) == 1:
+        return params, X.astype(other), Y, r"Y must have the dtype of params"
+    return params, X, Y, r"params mix dtypes"
+
+
+def _ts_width(draw, spec, params, X, Y):
+    return params, np.zeros((X.shape[0], X.shape[1] + 1), X.dtype), Y, rf"X must be an array of shape \(N, {X.shape[1]}\)"
+
+
+def _ts_rows(draw, spec, params, X, Y):
+    return params, X, np.concatenate([Y, Y[:1]]), r"X and Y must have the same number of rows"
+
+
+_train_step_kind("params of the wrong shape", _ts_shape)
+_train_step_kind("params mixing float32 and float64", _ts_mixed)
+_train_step_kind("X of the wrong width", _ts_width)
+_train_step_kind("X and Y of different row counts", _ts_rows)
+
+
 def _hyper_kind(entry, make, values, expect, group):
     """`make(value)` builds an optimizer or schedule with one hyper-parameter set to a drawn bad value."""
 

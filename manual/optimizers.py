@@ -24,7 +24,12 @@ Contract and invariants:
   it never modifies `grads`.
 * Every check runs before anything is written: a bad call raises a ValueError
   or TypeError that names the argument (or the layer and leaf) and what was
-  expected, and leaves every array as it was.
+  expected, and leaves every array as it was. NaN or ±inf in grads is refused
+  everywhere, in params by `init` and `update`.
+  NOTE: `update_inplace`, the hot path, does not scan params for NaN: its
+  caller (`TrainStep`) computed a finite loss from them, which a NaN or ±inf
+  parameter cannot give, and a second pass over every parameter would cost ~1 %
+  of a step.
 * Each rule is written once, as an in-place step on one leaf; `update` copies
   params and state, then runs that same step. The step writes its temporaries
   into scratch arrays kept by the optimizer (one set per leaf shape), so
@@ -47,7 +52,9 @@ from typing import Callable, NamedTuple, Optional
 
 import numpy as np
 
-FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+from . import arguments
+
+from .arguments import FLOAT_DTYPES
 
 
 class Optimizer(NamedTuple):
@@ -78,7 +85,7 @@ class RmspropState(NamedTuple):
 
 def constant(rate) -> Callable[[int], float]:
     """η_k = rate   (= optax.constant_schedule(rate))."""
-    rate = _positive_finite(rate, "rate")
+    rate = arguments.positive(rate, "rate")
     return lambda step: rate
 
 
@@ -91,10 +98,10 @@ def exponential_decay(init_value, decay_rate, transition_steps, staircase=False)
     alone computes this rate in float32; we compute it in float64 (the two agree
     to ~1e-7 relative; reference.optimizers hands optax a float64 step).
     """
-    init_value = _positive_finite(init_value, "init_value")
-    decay_rate = _positive_finite(decay_rate, "decay_rate")
-    transition_steps = _positive_int(transition_steps, "transition_steps")
-    staircase = _flag(staircase, "staircase")
+    init_value = arguments.positive(init_value, "init_value")
+    decay_rate = arguments.positive(decay_rate, "decay_rate")
+    transition_steps = arguments.integer(transition_steps, "transition_steps", 1)
+    staircase = arguments.flag(staircase, "staircase")
 
     def schedule(step):
         p = step / transition_steps
@@ -106,12 +113,12 @@ def exponential_decay(init_value, decay_rate, transition_steps, staircase=False)
 def step_decay(init_value, boundaries_and_scales) -> Callable[[int], float]:
     """η_k = η₀ · Π_{b ≤ k} s_b for {b: s_b} in boundaries_and_scales
     (= optax.piecewise_constant_schedule(init_value, boundaries_and_scales))."""
-    init_value = _positive_finite(init_value, "init_value")
+    init_value = arguments.positive(init_value, "init_value")
     if not isinstance(boundaries_and_scales, dict):
         raise TypeError(f"boundaries_and_scales must be a dict {{step: scale}}, got {type(boundaries_and_scales).__name__}")
     items = sorted(
-        (_non_negative_int(boundary, "each boundary (key) of boundaries_and_scales"),
-         _non_negative_finite(scale, f"the scale at boundary {boundary!r}"))
+        (arguments.integer(boundary, "each boundary (key) of boundaries_and_scales", 0),
+         arguments.non_negative(scale, f"the scale at boundary {boundary!r}"))
         for boundary, scale in boundaries_and_scales.items()
     )
 
@@ -142,11 +149,11 @@ def sgd(learning_rate, momentum=0.0, nesterov=False) -> Optimizer:
     at the rate it was taken with. We follow optax.
     """
     _learning_rate(learning_rate)
-    momentum = _unit_interval(momentum, "momentum")
-    nesterov = _flag(nesterov, "nesterov")
+    momentum = arguments.unit_interval(momentum, "momentum")
+    nesterov = arguments.flag(nesterov, "nesterov")
 
     def init(params):
-        params = _check_params(params)
+        params = _check_params(params, finite=True)
         return SgdState(count=0, trace=_zeros_like(params) if momentum else None)
 
     def step(rate, g, w, t=None, *, work):
@@ -177,12 +184,12 @@ def adam(learning_rate=1e-3, b1=0.9, b2=0.999, eps=1e-8) -> Optimizer:
     the learning rate is still read at count (η₀ on the first update).
     """
     _learning_rate(learning_rate)
-    b1 = _unit_interval(b1, "b1")
-    b2 = _unit_interval(b2, "b2")
-    eps = _positive_finite(eps, "eps")
+    b1 = arguments.unit_interval(b1, "b1")
+    b2 = arguments.unit_interval(b2, "b2")
+    eps = arguments.positive(eps, "eps")
 
     def init(params):
-        params = _check_params(params)
+        params = _check_params(params, finite=True)
         return AdamState(count=0, mu=_zeros_like(params), nu=_zeros_like(params))
 
     def step(rate, g, w, m, v, k, *, work):
@@ -216,11 +223,11 @@ def rmsprop(learning_rate, decay=0.9, eps=1e-8) -> Optimizer:
     from g / √(v + ε); the two agree to a few ulps, not bit for bit.
     """
     _learning_rate(learning_rate)
-    decay = _unit_interval(decay, "decay")
-    eps = _positive_finite(eps, "eps")
+    decay = arguments.unit_interval(decay, "decay")
+    eps = arguments.positive(eps, "eps")
 
     def init(params):
-        params = _check_params(params)
+        params = _check_params(params, finite=True)
         return RmspropState(count=0, nu=_zeros_like(params))
 
     def step(rate, g, w, v, *, work):
@@ -256,7 +263,7 @@ def _optimizer(learning_rate, state_type, init, step, fields=None, with_k=False,
 
     def check(grads, state, params, inplace):
         """η for this update, after checking every argument: nothing is written before this returns."""
-        params = _check_params(params, writeable=inplace)
+        params = _check_params(params, writeable=inplace, finite=not inplace)  # in place: see the module NOTE
         _check_like(grads, params, "grads", "d", finite=True)
         if not isinstance(state, state_type):
             raise TypeError(f"state must be a {state_type.__name__} made by this optimizer's init, got {type(state).__name__}")
@@ -328,8 +335,9 @@ def _rate_at(schedule, count):
     return float(rate)
 
 
-def _check_params(params, writeable=False):
-    """params as a list of (W, b) float ndarrays, W 2-D, b of shape (W.shape[1],), one dtype."""
+def _check_params(params, writeable=False, finite=False):
+    """params as a list of (W, b) float ndarrays, W 2-D, b of shape (W.shape[1],), one dtype
+    (and, with finite=True, no NaN or ±inf)."""
     if not isinstance(params, (list, tuple)):
         raise TypeError(f"params must be a list of (W, b) pairs, got {type(params).__name__}")
     for l, layer in enumerate(params, start=1):
@@ -342,6 +350,8 @@ def _check_params(params, writeable=False):
                 raise TypeError(f"layer {l}, {name} must be float32 or float64, got {arr.dtype}")
             if writeable and not arr.flags.writeable:
                 raise ValueError(f"layer {l}, {name} is read-only; update_inplace writes into params (use update)")
+            if finite and not all_finite(arr):
+                raise ValueError(f"layer {l}, {name} contains NaN or infinite values; expected finite parameters")
         W, b = layer
         if W.ndim != 2 or b.shape != W.shape[1:]:
             raise ValueError(f"layer {l}: W must be (fan_in, fan_out) and b (fan_out,), got W {W.shape} and b {b.shape}")
@@ -379,63 +389,8 @@ def all_finite(arr) -> bool:
     return math.isfinite(arr.sum()) or bool(np.isfinite(arr).all())
 
 
-def _real(value, name, expected):
-    if isinstance(value, bool) or not isinstance(value, (numbers.Real, np.floating, np.integer)):
-        raise TypeError(f"{name} must be {expected}, got {type(value).__name__} {value!r}")
-    return float(value)
-
-
-def _positive_finite(value, name):
-    expected = "a finite float > 0"
-    value = _real(value, name, expected)
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be {expected}, got {value!r}")
-    return value
-
-
-def _non_negative_finite(value, name):
-    expected = "a finite float >= 0"
-    value = _real(value, name, expected)
-    if not (math.isfinite(value) and value >= 0):
-        raise ValueError(f"{name} must be {expected}, got {value!r}")
-    return value
-
-
-def _unit_interval(value, name):
-    expected = "a float in [0, 1)"
-    value = _real(value, name, expected)
-    if not 0 <= value < 1:
-        raise ValueError(f"{name} must be {expected}, got {value!r}")
-    return value
-
-
 def _learning_rate(value):
     if callable(value):
         return value
-    expected = "a finite float > 0 or a schedule (a callable step -> rate)"
-    value = _real(value, "learning_rate", expected)
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"learning_rate must be {expected}, got {value!r}")
-    return value
-
-
-def _positive_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int >= 1, got {type(value).__name__} {value!r}")
-    if value < 1:
-        raise ValueError(f"{name} must be an int >= 1, got {value!r}")
-    return int(value)
-
-
-def _non_negative_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int >= 0, got {type(value).__name__} {value!r}")
-    if value < 0:
-        raise ValueError(f"{name} must be an int >= 0, got {value!r}")
-    return int(value)
-
-
-def _flag(value, name):
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be True or False, got {type(value).__name__} {value!r}")
-    return bool(value)
+    return arguments.real(value, "learning_rate", "a finite float > 0 or a schedule (a callable step -> rate)",
+                          lambda v: 0 < v < math.inf)

@@ -90,6 +90,7 @@ class TrainStep:
         self.spec = spec
         self.optimizer = optimizer
         self.max_shapes = max_shapes
+        self._shapes = spec.layer_shapes()  # [((fan_in, fan_out), (fan_out,)), ...]
         self._buffers = OrderedDict()  # (N, dtype, layout of the hidden layers) -> Buffers, most recent last
         self._grads = {}  # dtype -> [(dW (fan_in, fan_out), db (fan_out,)), ...]
         self._l2_work = {}  # dtype -> [(fan_in, fan_out)] scratch for λ W
@@ -170,9 +171,18 @@ class TrainStep:
         sizes = self.spec.sizes
         if not isinstance(params, (list, tuple)) or len(params) != self.spec.n_layers:
             raise ValueError(f"params must be a list of {self.spec.n_layers} (W, b) pairs for sizes {list(sizes)}")
+        for l, (layer, shapes) in enumerate(zip(params, self._shapes), start=1):
+            if not isinstance(layer, (list, tuple)) or len(layer) != 2:
+                raise TypeError(f"layer {l} of params must be a (W, b) pair, got {type(layer).__name__}")
+            for name, arr, shape in zip("Wb", layer, shapes):
+                if not isinstance(arr, np.ndarray) or arr.shape != shape:
+                    got = arr.shape if isinstance(arr, np.ndarray) else type(arr).__name__
+                    raise ValueError(f"layer {l}, {name} must be an array of shape {shape}, got {got}")
         dtype = params[0][0].dtype
         if dtype not in FLOAT_DTYPES:
             raise TypeError(f"params must be float32 or float64, got {dtype}")
+        if any(arr.dtype != dtype for layer in params for arr in layer):
+            raise TypeError(f"params mix dtypes; expected every W and b in {dtype}, as layer 1's W")
         for name, arr, width in (("X", X, sizes[0]), ("Y", Y, sizes[-1])):
             if not isinstance(arr, np.ndarray) or arr.ndim != 2 or arr.shape[1] != width:
                 got = arr.shape if isinstance(arr, np.ndarray) else type(arr).__name__
