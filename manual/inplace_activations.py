@@ -201,17 +201,17 @@ def gelu_forward(z, a, work):
 
 def gelu_backward(da, z, a, work):
     """dz = da ⊙ [½ (1 + t) + ½ z (1 − t²) √(2/π) (1 + 3·0.044715 z²)],  t = tanh u."""
-    t, r, q = a, work.t, work.u
+    t, r, scratch = a, work.t, work.u
     _gelu_tanh_into(z, t)  # a is not read again
-    np.multiply(t, t, out=q)
-    np.subtract(1.0, q, out=q)  # 1 − t²
+    np.multiply(t, t, out=scratch)
+    np.subtract(1.0, scratch, out=scratch)  # scratch = 1 − t²
     np.multiply(z, 0.5, out=r)
-    r *= q
-    r *= GELU_C  # ½ z (1 − t²) √(2/π)
-    np.multiply(z, 3.0 * GELU_K, out=q)
-    q *= z
-    q += 1.0  # 1 + 3·0.044715 z²
-    r *= q
+    r *= scratch
+    r *= GELU_C  # r = ½ z (1 − t²) √(2/π)
+    np.multiply(z, 3.0 * GELU_K, out=scratch)
+    scratch *= z
+    scratch += 1.0  # scratch = 1 + 3·0.044715 z²
+    r *= scratch
     t += 1.0
     t *= 0.5  # ½ (1 + t)
     t += r

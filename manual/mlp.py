@@ -57,7 +57,7 @@ from .network import forward as _forward
 from .network import loss as _loss
 from .spec import NetworkSpec
 from .train_step import NonFiniteError, TrainStep
-from .validation import check_inputs, encode_targets
+from .validation import all_finite, check_inputs, encode_targets
 
 OPTIMIZER_NAMES = ("sgd", "adam", "rmsprop")
 LABEL_KINDS = "biufUS"  # bool, ints, floats, unicode and byte strings: arrays npz stores without pickle
@@ -448,7 +448,7 @@ def _copy_into(params, values):
 
 
 def _finite(params) -> bool:
-    return all(np.isfinite(W).all() and np.isfinite(b).all() for W, b in params)
+    return all(all_finite(W) and all_finite(b) for W, b in params)
 
 
 def _label_array(values, name):

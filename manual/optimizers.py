@@ -55,6 +55,7 @@ import numpy as np
 from . import arguments
 
 from .arguments import FLOAT_DTYPES
+from .validation import all_finite
 
 
 class Optimizer(NamedTuple):
@@ -380,13 +381,6 @@ def _check_like(tree, params, name, prefix, writeable=False, finite=False):
                 raise ValueError(f"{where} is read-only; update_inplace writes into the state (use update)")
             if finite and not all_finite(arr):
                 raise ValueError(f"{where} contains NaN or infinite values; expected finite gradients")
-
-
-def all_finite(arr) -> bool:
-    """No NaN or ±inf in arr, in one pass that allocates nothing: a sum meets every inf or NaN
-    (inf + x = inf, inf − inf = NaN), so a finite sum proves it; a non-finite sum may be an
-    overflow of finite entries, and only then is each entry looked at."""
-    return math.isfinite(arr.sum()) or bool(np.isfinite(arr).all())
 
 
 def _learning_rate(value):

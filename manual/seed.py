@@ -56,7 +56,7 @@ from .network import backward as _backward
 from .network import forward_with_cache as _forward_with_cache
 from .spec import NetworkSpec
 from .train_step import NonFiniteError
-from .validation import as_real_array, check_finite, check_inputs, encode_targets
+from .validation import all_finite, as_real_array, check_finite, check_inputs, encode_targets
 
 
 def _float(z, name="z"):
@@ -79,7 +79,7 @@ def _quiet(fit):
 
 
 def _all_finite(arrays) -> bool:
-    return all(np.isfinite(a).all() for a in arrays)
+    return all(all_finite(a) for a in arrays)
 
 
 class Activations:

@@ -45,9 +45,8 @@ from typing import List, NamedTuple, Optional
 import numpy as np
 
 from . import inplace_activations, inplace_losses
-from .optimizers import all_finite
 from .spec import NetworkSpec
-from .validation import FLOAT_DTYPES
+from .validation import FLOAT_DTYPES, all_finite
 
 
 class NonFiniteError(FloatingPointError):
