@@ -186,6 +186,30 @@ class _SeedNet:
         return loss, [dW for dW, _ in grads], [db.reshape(1, -1) for _, db in grads]
 
 
+    @_quiet
+    def _fit(self, X, y, epochs, verbose):
+        """The article's loop, for both classes: per epoch forward, gradients, `_update_weights`,
+        `_record(loss)`, and every 200 epochs the line `Epoch {epoch}: loss = {loss:.4f}`."""
+        epochs = arguments.integer(epochs, "epochs", 1)
+        n = check_inputs(self.spec, X, dtype=self.weights[0].dtype).shape[0]  # X: (N, sizes[0])
+        encode_targets(self.spec, y, n)  # checks y before forward writes activations
+        for epoch in range(epochs):
+            self.forward(X)
+            loss, gradients_w, gradients_b = self._loss_and_grads(X, y)
+            _check_step(epoch, loss, gradients_w + gradients_b)
+            try:
+                self._update_weights(gradients_w, gradients_b)
+            except NonFiniteError as err:
+                raise NonFiniteError(f"epoch {epoch}: {err}") from None
+            self._record(loss)
+            if verbose and epoch % 200 == 0:
+                print(f"Epoch {epoch}: loss = {loss:.4f}")
+        return self
+
+    def _record(self, loss):
+        """Keep the epoch's loss (NeuralNetwork keeps a loss_history; MultiClassNN, as in the article, none)."""
+
+
 class NeuralNetwork(_SeedNet):
     """
     Multi-layer Perceptron from scratch.
@@ -205,8 +229,6 @@ class NeuralNetwork(_SeedNet):
             momentum: float, SGD momentum (0 = vanilla SGD)
         """
         self.lr = arguments.positive(learning_rate, "learning_rate")
-        if self.lr == 0.0:
-            raise ValueError("learning_rate must be a finite float > 0, got 0.0")
         self.momentum = arguments.unit_interval(momentum, "momentum")
         self._init_network(layer_sizes)
         self.velocities_w = [np.zeros_like(W) for W in self.weights]
@@ -237,25 +259,16 @@ class NeuralNetwork(_SeedNet):
             self.biases[i][...] = new_b[i]
         self.velocities_w, self.velocities_b = vw, vb
 
-    @_quiet
     def fit(self, X, y, epochs=1000, verbose=True):
         """Train the network: full-batch gradient steps, one per epoch.
 
         Stops with NonFiniteError if training diverges; the network then holds the
         last finite epoch (see the module docstring).
         """
-        epochs = arguments.integer(epochs, "epochs", 1)
-        n = check_inputs(self.spec, X, dtype=self.weights[0].dtype).shape[0]  # X: (N, sizes[0])
-        encode_targets(self.spec, y, n)  # checks y before forward writes activations
-        for epoch in range(epochs):
-            self.forward(X)
-            loss, gradients_w, gradients_b = self._loss_and_grads(X, y)
-            _check_step(epoch, loss, gradients_w + gradients_b)
-            self._update_weights(gradients_w, gradients_b)
-            self.loss_history.append(loss)
-            if verbose and epoch % 200 == 0:
-                print(f"Epoch {epoch}: loss = {loss:.4f}")
-        return self
+        return self._fit(X, y, epochs, verbose)
+
+    def _record(self, loss):
+        self.loss_history.append(loss)
 
     def predict(self, X, threshold=0.5):
         """Predict class labels (0/1 ints of shape (N,))."""
@@ -273,35 +286,27 @@ class MultiClassNN(_SeedNet):
 
     def __init__(self, layer_sizes, learning_rate=0.01):
         self.lr = arguments.positive(learning_rate, "learning_rate")
-        if self.lr == 0.0:
-            raise ValueError("learning_rate must be a finite float > 0, got 0.0")
         self._init_network(layer_sizes)
 
-    @_quiet
     def fit(self, X, y, epochs=1000, verbose=True):
         """Train with plain full-batch SGD; y holds integer class labels in [0, layer_sizes[-1]).
 
         Stops with NonFiniteError if training diverges; the weights then hold the
         last finite epoch (see the module docstring).
         """
-        epochs = arguments.integer(epochs, "epochs", 1)
-        n = check_inputs(self.spec, X, dtype=self.weights[0].dtype).shape[0]  # X: (N, sizes[0])
-        encode_targets(self.spec, y, n)  # checks y before forward writes activations
-        for epoch in range(epochs):
-            self.forward(X)
-            loss, gradients_w, gradients_b = self._loss_and_grads(X, y)
-            _check_step(epoch, loss, gradients_w + gradients_b)
-            new_w = [W - self.lr * g for W, g in zip(self.weights, gradients_w)]  # W ← W − lr dW
-            new_b = [b - self.lr * g for b, g in zip(self.biases, gradients_b)]  # b ← b − lr db
-            if not _all_finite(new_w + new_b):
-                raise NonFiniteError(f"epoch {epoch}: the update made a weight NaN or infinite (learning rate "
-                                     "too large?); weights and biases kept at their last finite values")
-            for i in range(len(self.weights)):
-                self.weights[i][...] = new_w[i]
-                self.biases[i][...] = new_b[i]
-            if verbose and epoch % 200 == 0:
-                print(f"Epoch {epoch}: loss = {loss:.4f}")
-        return self
+        return self._fit(X, y, epochs, verbose)
+
+    def _update_weights(self, gradients_w, gradients_b):
+        """Plain SGD, computed aside and written in place only if every new value is finite:
+        W ← W − lr dW,  b ← b − lr db."""
+        new_w = [W - self.lr * g for W, g in zip(self.weights, gradients_w)]  # like weights
+        new_b = [b - self.lr * g for b, g in zip(self.biases, gradients_b)]  # like biases
+        if not _all_finite(new_w + new_b):
+            raise NonFiniteError("the update made a weight NaN or infinite (learning rate too large?); "
+                                 "weights and biases kept at their last finite values")
+        for i in range(len(self.weights)):
+            self.weights[i][...] = new_w[i]
+            self.biases[i][...] = new_b[i]
 
     def predict(self, X):
         """The most probable class of each row, shape (N,)."""
