@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import secrets
 import zipfile
 
 import numpy as np
@@ -47,13 +47,15 @@ def save(model, path) -> None:
     path = os.fspath(path)
     arrays = to_arrays(model)  # every check first: a refused save touches no file
     directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
+    tmp = os.path.join(directory, f".{os.path.basename(path)}.{secrets.token_hex(8)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask applies, as with open(path, "wb")
     try:
         with os.fdopen(fd, "wb") as f:
             _write(f, arrays)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, _file_mode(path))  # mkstemp makes 0600; give what open(path, "wb") would
+        if os.path.exists(path):
+            os.chmod(tmp, os.stat(path).st_mode & 0o777)  # a replaced file keeps its mode, as with open()
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -190,16 +192,6 @@ def _tree(prefix, tree) -> dict:
         out[f"{prefix}.{l}.W"] = W
         out[f"{prefix}.{l}.b"] = b
     return out
-
-
-def _file_mode(path) -> int:
-    """The mode of the file at `path` if there is one, else 0o666 less the process umask."""
-    try:
-        return os.stat(path).st_mode & 0o777
-    except FileNotFoundError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
 
 
 def _read_tree(arrays, prefix, shapes, dtype) -> list:
