@@ -720,8 +720,8 @@ def _init_nonfinite(draw):
     return (lambda: opt.init(params)), expect, [params]
 
 
-# update_inplace does not scan params (its caller's loss already proves them finite: manual/optimizers.py)
-register("optimizer.update", "params holding NaN or ±inf", _optimizer_kind("update", _params_nonfinite))
+for _method in ("update", "update_inplace"):
+    register(f"optimizer.{_method}", "params holding NaN or ±inf", _optimizer_kind(_method, _params_nonfinite))
 register("optimizer.init", "params holding NaN or ±inf", _init_nonfinite)
 
 
@@ -1116,6 +1116,8 @@ _mlp_method("partial_fit", "y labels unseen (not in classes_)", _mlp_unseen)
 _mlp_method("score", "y labels unseen (not in classes_)", _mlp_unseen, classifier=True)
 _mlp_method("predict", "model not fitted", lambda d, m, X, y: ((X,), r"no parameters yet: call fit or partial_fit"),
             fitted=False)
+_mlp_method("next_batches", "n not an int >= 1", lambda d, m, X, y: (
+    (d(st.sampled_from([0, -3, 2.5, "4", None, True])),), r"n must be the number of rows, an int >= 1"))
 
 
 _mlp_method("fit", "y with fewer classes than the head", lambda d, m, X, y: (

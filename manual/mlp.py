@@ -351,6 +351,7 @@ class MLP:
         """The rows (slices or index arrays) of each batch the next epoch over n rows will take,
         without drawing from the model's generator (`dualgrad train --check` checks the first)."""
         self._check_fitted()
+        n = arguments.integer(n, "n", 1, "the number of rows, an int >= 1")
         return self._batches(n, copy.deepcopy(self._rng))
 
     def _batches(self, n, rng):

@@ -24,12 +24,8 @@ Contract and invariants:
   it never modifies `grads`.
 * Every check runs before anything is written: a bad call raises a ValueError
   or TypeError that names the argument (or the layer and leaf) and what was
-  expected, and leaves every array as it was. NaN or ±inf in grads is refused
-  everywhere, in params by `init` and `update`.
-  NOTE: `update_inplace`, the hot path, does not scan params for NaN: its
-  caller (`TrainStep`) computed a finite loss from them, which a NaN or ±inf
-  parameter cannot give, and a second pass over every parameter would cost ~1 %
-  of a step.
+  expected, and leaves every array as it was. NaN or ±inf in params or grads
+  is refused (one allocation-free pass per leaf, `validation.all_finite`).
 * Each rule is written once, as an in-place step on one leaf; `update` copies
   params and state, then runs that same step. The step writes its temporaries
   into scratch arrays kept by the optimizer (one set per leaf shape), so
@@ -53,7 +49,6 @@ from typing import Callable, NamedTuple, Optional
 import numpy as np
 
 from . import arguments
-
 from .arguments import FLOAT_DTYPES
 from .validation import all_finite
 
@@ -264,7 +259,7 @@ def _optimizer(learning_rate, state_type, init, step, fields=None, with_k=False,
 
     def check(grads, state, params, inplace):
         """η for this update, after checking every argument: nothing is written before this returns."""
-        params = _check_params(params, writeable=inplace, finite=not inplace)  # in place: see the module NOTE
+        params = _check_params(params, writeable=inplace, finite=True)
         _check_like(grads, params, "grads", "d", finite=True)
         if not isinstance(state, state_type):
             raise TypeError(f"state must be a {state_type.__name__} made by this optimizer's init, got {type(state).__name__}")

@@ -174,9 +174,10 @@ class TrainStep:
             if not isinstance(layer, (list, tuple)) or len(layer) != 2:
                 raise TypeError(f"layer {l} of params must be a (W, b) pair, got {type(layer).__name__}")
             for name, arr, shape in zip("Wb", layer, shapes):
-                if not isinstance(arr, np.ndarray) or arr.shape != shape:
-                    got = arr.shape if isinstance(arr, np.ndarray) else type(arr).__name__
-                    raise ValueError(f"layer {l}, {name} must be an array of shape {shape}, got {got}")
+                if not isinstance(arr, np.ndarray):
+                    raise TypeError(f"layer {l}, {name} must be a NumPy array of shape {shape}, got {type(arr).__name__}")
+                if arr.shape != shape:
+                    raise ValueError(f"layer {l}, {name} must be an array of shape {shape}, got {arr.shape}")
         dtype = params[0][0].dtype
         if dtype not in FLOAT_DTYPES:
             raise TypeError(f"params must be float32 or float64, got {dtype}")

@@ -224,6 +224,11 @@ def test_minibatch_epochs_with_shuffling_and_schedules_follow_jax_and_optax(spec
     n, history = X.shape[0], []
     for _ in range(epochs):
         planned = model.next_batches(n)
+        # the plan, checked on its own: every row once, in batches of batch_size and a smaller last one
+        sizes = [len(range(n)[rows]) if isinstance(rows, slice) else len(rows) for rows in planned]
+        covered = np.concatenate([np.arange(n)[rows] for rows in planned])
+        assert sorted(covered) == list(range(n))
+        assert all(size == min(batch_size, n) for size in sizes[:-1]) and 0 < sizes[-1] <= batch_size
         try:
             model.partial_fit(X, y)
         except NonFiniteError:
