@@ -408,7 +408,8 @@ def _train(args) -> int:
         raise CliError("--out and --no-plots exclude each other")
     out = None if args.no_plots else (args.out or DEFAULT_PLOTS)
     if out is not None and os.path.exists(out) and not os.path.isdir(out):
-        raise CliError(f"--out {out}: exists and is not a directory")
+        where = f"--out {out}" if args.out is not None else f"the plot directory {out!r} (default; --out DIR or --no-plots)"
+        raise CliError(f"{where}: exists and is not a directory")
     if args.out is not None and not plot_support():
         raise CliError(f"--out needs matplotlib to draw the plots: {PLOT_INSTALL}")
     if out is not None and not plot_support():

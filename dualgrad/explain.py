@@ -20,10 +20,10 @@ from __future__ import annotations
 
 from typing import List, NamedTuple, Optional
 
+import numpy as np
+
 from manual.activations import ACTIVATIONS
 from manual.spec import NetworkSpec
-
-import numpy as np
 
 from .check import RTOL, ATOL, GradientRow, _num, check_gradients, random_case
 from .compare import leaf_error, network_scale

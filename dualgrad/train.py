@@ -15,8 +15,8 @@ shuffling, so one seed gives identical output.
 
 Plots use matplotlib's Agg canvas directly (no pyplot, no display, no global
 backend change). matplotlib is the optional `plot` extra: `plot_support()` says
-whether it is importable, and the CLI refuses `--out` without it (exit 2)
-before any training starts.
+whether it is importable. Without it the CLI trains and says how to install
+it, but refuses an explicit `--out` (exit 2) before any training starts.
 """
 
 from __future__ import annotations
@@ -90,8 +90,6 @@ class Training:
         self.model.initialize(classes)  # checks nothing about X yet: partial_fit does
         self.X, self.y, self.classes = X, y, classes
         self.epochs = epochs
-        self.batch_size = batch_size
-        self.seed = seed
 
     @property
     def spec(self):

@@ -185,7 +185,6 @@ class _SeedNet:
         grads = _backward(self.spec, self._params(), caches, ds)
         return loss, [dW for dW, _ in grads], [db.reshape(1, -1) for _, db in grads]
 
-
     @_quiet
     def _fit(self, X, y, epochs, verbose):
         """The article's loop, for both classes: per epoch forward, gradients, `_update_weights`,

@@ -50,7 +50,9 @@ from .validation import FLOAT_DTYPES, all_finite
 
 
 class NonFiniteError(FloatingPointError):
-    """The loss or a gradient became NaN or infinite; nothing was updated.
+    """Training met NaN or ±inf. Raised by a TrainStep before it writes anything; raised by
+    MLP.fit / partial_fit with the parameters rolled back to the last finite ones (updates of
+    earlier batches are kept).
 
     `reason` says which, without the consequence ("the loss became NaN or infinite (loss = inf)"),
     for callers that word the consequence themselves (MLP.fit).

@@ -1,7 +1,8 @@
 """dualgrad's reference side: the same networks in JAX (float64), gradients from jax.grad.
 
 It shares only the description of a network (`manual.spec`, and the input
-checks in `manual.validation`) with the hand-written side, never its math.
+checks in `manual.validation` with the argument checks they use,
+`manual.arguments`) with the hand-written side, never its math.
 """
 
 from . import _x64  # noqa: F401  (float64 before anything else)

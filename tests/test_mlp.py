@@ -373,8 +373,9 @@ def test_next_batches_are_the_batches_the_next_epoch_takes():
     assert [list(r) for r in planned] == [list(r) for r in model.next_batches(10)]  # no draw consumed
     seen = []
     step = model._step
-    model._step = lambda params, state, Xb, Yb: (seen.append(Xb.copy()), step(params, state, Xb, Yb))[1]
+    model._step = lambda params, state, Xb, Yb: (seen.append((Xb.copy(), Yb.copy())), step(params, state, Xb, Yb))[1]
     model.partial_fit(X, y)
     assert len(seen) == len(planned) == 3
-    for Xb, rows in zip(seen, planned):
+    for (Xb, Yb), rows in zip(seen, planned):
         np.testing.assert_array_equal(Xb, X[rows])
+        np.testing.assert_array_equal(Yb[:, 0], y[rows])  # binary head: Y is the 0/1 column
