@@ -219,14 +219,18 @@ def random_case(spec: NetworkSpec, batch: int, seed: int = 0, zeros: float = 0.0
         params.append((W, rng.standard_normal(b.shape) * 0.1))  # W (fan_in, fan_out), b (fan_out,)
     X = rng.standard_normal((batch, spec.sizes[0]))  # (N, n_in)
     X[rng.random(X.shape) < zeros] = 0.0
+    return params, X, random_labels(spec, batch, rng)
+
+
+def random_labels(spec: NetworkSpec, n: int, rng: np.random.Generator, scale: float = 1.0):
+    """n labels valid for the loss, from rng: class indices (N,) for cross_entropy, 0/1 floats (N,)
+    for binary_cross_entropy, real targets (N, K) ~ N(0, scale²) for mse."""
     k = spec.sizes[-1]
     if spec.loss == "cross_entropy":
-        y = rng.integers(0, k, size=batch)  # (N,) class indices
-    elif spec.loss == "binary_cross_entropy":
-        y = rng.integers(0, 2, size=batch).astype(np.float64)  # (N,) 0/1
-    else:
-        y = rng.standard_normal((batch, k))  # (N, K) real targets
-    return params, X, y
+        return rng.integers(0, k, size=n)  # (N,) class indices
+    if spec.loss == "binary_cross_entropy":
+        return rng.integers(0, 2, size=n).astype(np.float64)  # (N,) 0/1
+    return rng.standard_normal((n, k)) * scale  # (N, K) real targets
 
 
 def sweep_cases(n: int, seed: int = 0, activations=None, losses=None, l2=None, batch=None):

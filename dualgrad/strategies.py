@@ -38,6 +38,8 @@ from hypothesis import strategies as st
 from manual import spec as _spec
 from manual.spec import NetworkSpec
 
+from .check import random_labels
+
 L2_STRENGTHS = [0.0, 0.0, 0.01, 0.5]  # l2 off half of the time
 ZERO_FRACTIONS = [0.0, 0.0, 0.3, 1.0]  # share of exact zeros in X
 SILENT_FRACTIONS = [0.0, 0.0, 0.25]  # share of silent units per layer
@@ -132,14 +134,7 @@ def _draw_batch(draw, spec: NetworkSpec, parts: _BatchParts):
     rng = np.random.default_rng(draw(_SEEDS))
     X = rng.standard_normal((n, spec.sizes[0])) * scale  # (N, n_in)
     X[rng.random(X.shape) < zero_fraction] = 0.0
-    k = spec.sizes[-1]
-    if spec.loss == "cross_entropy":
-        y = rng.integers(0, k, size=n)  # (N,) class indices
-    elif spec.loss == "binary_cross_entropy":
-        y = rng.integers(0, 2, size=n).astype(np.float64)  # (N,) 0/1
-    else:
-        y = rng.standard_normal((n, k)) * scale  # (N, K) real targets
-    return X, y
+    return X, random_labels(spec, n, rng, scale)
 
 
 def layer_sizes(loss="cross_entropy", max_layers=5, max_width=32) -> st.SearchStrategy[list]:
