@@ -118,13 +118,14 @@ def plain_step(sizes, N, dtype):
     return step
 
 
-def jax_step(sizes, N, dtype):
+def jax_train_step():
+    """(optax.sgd(0.01, momentum=0.9), jit(train)): train(params, state, X, Y) -> (loss, params, state)
+    for relu hidden layers and softmax cross-entropy, params and state donated."""
     import jax
     import jax.numpy as jnp
     import optax
 
     jax.config.update("jax_enable_x64", True)  # float64 arrays stay float64; float32 ones stay float32
-    _, params, X, _, Y = problem(sizes, N, dtype)
     tx = optax.sgd(LEARNING_RATE, momentum=MOMENTUM)
 
     def loss_fn(params, X, Y):
@@ -139,7 +140,14 @@ def jax_step(sizes, N, dtype):
         updates, opt_state = tx.update(grads, opt_state, params)
         return value, optax.apply_updates(params, updates), opt_state
 
-    train = jax.jit(train, donate_argnums=(0, 1))
+    return tx, jax.jit(train, donate_argnums=(0, 1))
+
+
+def jax_step(sizes, N, dtype):
+    import jax.numpy as jnp
+
+    _, params, X, _, Y = problem(sizes, N, dtype)
+    tx, train = jax_train_step()
     p = [(jnp.asarray(W), jnp.asarray(b)) for W, b in params]
     X, Y = jnp.asarray(X), jnp.asarray(Y)
     box = [p, tx.init(p)]

@@ -26,10 +26,12 @@ TrainStep's buffers, whose size the last column gives (TrainStep.nbytes()).
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
 N_ROWS, BATCH, SIZES = 16384, 4096, [784, 256, 128, 10]
+BENCHMARKS = os.path.dirname(os.path.abspath(__file__))
 
 COMMON = f"""
 import json, tracemalloc, numpy as np
@@ -64,24 +66,13 @@ m.fit(X, y)
 print(json.dumps({"traced": traced, "rss": status("VmHWM") - rss0, "buffers": m._step.nbytes()}))
 """
 
-JAX = COMMON + """
-import jax, jax.numpy as jnp, optax
-jax.config.update("jax_enable_x64", True)
-tx = optax.sgd(0.01, momentum=0.9)
-
-def loss_fn(params, X, Y):
-    a = X
-    for W, b in params[:-1]:
-        a = jax.nn.relu(a @ W + b)
-    W, b = params[-1]
-    return -jnp.mean(jnp.sum(Y * jax.nn.log_softmax(a @ W + b), axis=1))
-
-def train(params, state, X, Y):
-    value, grads = jax.value_and_grad(loss_fn)(params, X, Y)
-    updates, state = tx.update(grads, state, params)
-    return value, optax.apply_updates(params, updates), state
-train = jax.jit(train, donate_argnums=(0, 1))
-
+JAX = COMMON + f"""
+import sys
+sys.path.insert(0, {BENCHMARKS!r})
+import jax.numpy as jnp
+from contenders import jax_train_step   # the jitted step benchmarks/train_step.py times
+tx, train = jax_train_step()
+""" + """
 def fit(seed):
     r = np.random.default_rng(seed)
     params = [(jnp.asarray(r.standard_normal((i, o)) * np.sqrt(2 / i)), jnp.zeros(o)) for i, o in zip(SIZES[:-1], SIZES[1:])]
