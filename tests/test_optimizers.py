@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 import manual.optimizers as mo
 import reference.optimizers as ro
+from dualgrad.compare import assert_trees_close
 
 # Tolerance, per leaf, elementwise: |manual − optax| ≤ RTOL·|optax| + RTOL·max|optax over the leaf|.
 # Both sides run the same elementwise float64 formulas in the same order, so they differ only where
@@ -23,20 +24,6 @@ import reference.optimizers as ro
 # entries where w and the step nearly cancel: their error is the rounding of w, not of the result.
 RTOL = 1e-12
 MAX_STEPS = 20
-
-
-def assert_trees_close(actual, expected, what, rtol=RTOL):
-    """Layer count and shapes first, then values; a failure names the leaf ('step 3, layer 2, W')."""
-    assert len(actual) == len(expected), f"{what}: {len(actual)} layers, expected {len(expected)}"
-    for l, (pair, expected_pair) in enumerate(zip(actual, expected), start=1):
-        for name, a, e in zip("Wb", pair, expected_pair):
-            leaf = f"{what}, layer {l}, {name}"
-            assert a.shape == e.shape, f"{leaf}: shape {a.shape}, expected {e.shape}"
-            allowed = rtol * np.abs(e) + rtol * np.max(np.abs(e), initial=0.0)
-            excess = np.abs(a - e) - allowed
-            if np.any(excess > 0) or np.isnan(a).any() != np.isnan(e).any():
-                i = np.unravel_index(np.argmax(excess), a.shape)
-                pytest.fail(f"{leaf}{list(i)}: manual {a[i]!r}, expected {e[i]!r} (rtol {rtol})")
 
 
 def assert_trees_equal(actual, expected, what):
@@ -144,7 +131,7 @@ def test_matches_optax(case, kind, data):
     for k, grads in enumerate(grad_sequence, start=1):
         m_params, m_state = manual.update(grads, m_state, m_params)
         r_params, r_state = reference.update(grads, r_state, r_params)
-        assert_trees_close(m_params, r_params, f"step {k}")
+        assert_trees_close(m_params, r_params, f"step {k}", RTOL, ("manual", "optax"))
     assert m_state.count == len(grad_sequence)
 
 
@@ -213,7 +200,7 @@ def test_classical_momentum_is_sgd_at_a_constant_rate(run, lr, mu):
     """v = −η t: the same rule while η is constant (rounded differently, so to RTOL, not bit for bit)."""
     params, grad_sequence = run
     assert_trees_close(run_manual(mo.sgd(lr, mu), params, grad_sequence),
-                       classical_momentum(params, grad_sequence, lr, mu), "after the run")
+                       classical_momentum(params, grad_sequence, lr, mu), "after the run", RTOL)
 
 
 def test_classical_momentum_differs_under_a_schedule():

@@ -24,6 +24,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import manual
+from dualgrad.compare import assert_trees_close
 from dualgrad.strategies import batches, parameters, specs
 from manual import activations as A
 from manual import inplace_activations as IA
@@ -41,20 +42,6 @@ OPTIMIZERS = {
     "rmsprop": lambda: mo.rmsprop(1e-3),
     "sgd_schedule": lambda: mo.sgd(mo.exponential_decay(0.1, 0.5, 2), momentum=0.5),
 }
-
-
-def assert_trees_close(actual, expected, what, rtol):
-    """Layer count and shapes first, then values; a failure names the leaf ('step 2, layer 1, W')."""
-    assert len(actual) == len(expected), f"{what}: {len(actual)} layers, expected {len(expected)}"
-    for l, (pair, expected_pair) in enumerate(zip(actual, expected), start=1):
-        for name, a, e in zip("Wb", pair, expected_pair):
-            leaf = f"{what}, layer {l}, {name}"
-            assert a.shape == e.shape and a.dtype == e.dtype, f"{leaf}: {a.shape} {a.dtype}, expected {e.shape} {e.dtype}"
-            allowed = rtol * np.abs(e) + rtol * np.max(np.abs(e), initial=0.0)
-            excess = np.abs(a - e) - allowed
-            if np.any(excess > 0) or np.isnan(a).any() != np.isnan(e).any():
-                i = np.unravel_index(np.argmax(excess), a.shape)
-                pytest.fail(f"{leaf}{list(i)}: fast {a[i]!r}, plain {e[i]!r} (rtol {rtol})")
 
 
 def assert_trees_equal(actual, expected, what):
@@ -94,9 +81,9 @@ def run_both(spec, opt, params, batch_list, dtype, step=None):
         fast_value, fast_state = step(fast_params, fast_state, X, Y)
         assert fast_value == pytest.approx(value, rel=rtol, abs=rtol * 1e-6), f"step {k}: loss"
         assert fast_state.count == plain_state.count == k
-        assert_trees_close(fast_params, plain_params, f"step {k}: params", rtol)
+        assert_trees_close(fast_params, plain_params, f"step {k}: params", rtol, ("fast", "plain"), check_dtype=True)
         for f, p in zip(state_trees(fast_state), state_trees(plain_state)):
-            assert_trees_close(f, p, f"step {k}: state", rtol)
+            assert_trees_close(f, p, f"step {k}: state", rtol, ("fast", "plain"), check_dtype=True)
 
 
 @st.composite
