@@ -36,8 +36,10 @@ def network_gradients_match(case) -> None:
 
     The reference is called through `reference.bucketed` (one compiled program for
     all shapes); tests/test_bucketed.py proves it equal to the plain reference.
-    A failing case with a non-smooth unit within rounding of its kink (see `near_a_kink`) is
-    rejected (hypothesis.reject), not failed: there the derivative is the rounding's choice.
+    A gradient out of `dualgrad.compare`'s tolerance still passes when it is within a rounding
+    bound of the gross gradient (see `within_rounding`). A failing case with a non-smooth unit
+    within rounding of its kink (see `near_a_kink`) is rejected (hypothesis.reject), not failed:
+    there the derivative is the rounding's choice.
     """
     spec, params, X, y = case
     loss_m, grads_m = manual.loss_and_grads(spec, params, X, y)
@@ -46,12 +48,61 @@ def network_gradients_match(case) -> None:
     try:
         assert_close("output", out_m, out_r)
         assert_close("loss", loss_m, loss_r)
-        assert_grads_close(grads_m, grads_r)
+        try:
+            assert_grads_close(grads_m, grads_r)
+        except AssertionError:
+            if not within_rounding(spec, params, X, y, grads_m, grads_r):
+                raise
     except AssertionError:
         if near_a_kink(spec, params, X):
             reject()
         raise
     assert all(np.isfinite(dW).all() and np.isfinite(db).all() for dW, db in grads_m), "non-finite gradient"
+
+
+def within_rounding(spec, params, X, y, grads_m, grads_r) -> bool:
+    """Every |manual − ref| of every leaf is within ROUNDING_ULPS·ε times the gross gradient G
+    (see `gross_gradient`): the two sides differ by rounding, however small the gradient.
+
+    Asked only when the tolerance of `dualgrad.compare` fails. It settles cases such as a
+    tanh layer saturated at |z| ≈ 14, where 1 − a² is ~1e-12 and XLA's float64 tanh, tens of
+    ulps off there, moves it by a large fraction (found by the thorough profile: a layer-1 dW
+    of 2e-12 computed as 7e-13 next to a largest gradient of 0.86). A real backprop mistake
+    changes a gradient by a fraction of G itself, ~1e14 times more than this bound allows.
+    """
+    gross = gross_gradient(spec, params, X, y)
+    for (dW_m, db_m), (dW_r, db_r), (G_W, G_b) in zip(grads_m, grads_r, gross):
+        for m, r, G in ((dW_m, dW_r, G_W), (db_m, db_r, G_b)):
+            diff = np.abs(np.asarray(m, np.float64) - np.asarray(r, np.float64))
+            if not np.all(diff <= ROUNDING_ULPS * _EPS * G):  # a NaN fails too
+                return False
+    return True
+
+
+def gross_gradient(spec, params, X, y) -> list:
+    """[(G_W, G_b), ...]: backprop on absolute values, a bound on how large the terms summed into
+    each gradient entry are — |a| for a, |W| for W, |P| + |Y| for the head's P − Y, and |f'(z)| + 1
+    for f'(z): the 1 stands for an f' computed with an absolute error of some ulps of 1 (1 − a²
+    from a rounded a ≈ ±1), whatever f' is."""
+    from manual.activations import get_activation
+    from manual.losses import get_loss
+    from manual.network import forward_with_cache
+    from manual.validation import encode_targets
+
+    X = np.asarray(X, np.float64)  # (N, sizes[0])
+    logits, caches = forward_with_cache(spec, params, X)
+    Y = np.abs(encode_targets(spec, y, X.shape[0]))  # (N, K)
+    out = np.abs(get_loss(spec.loss).output(logits))  # (N, K)
+    dz = (out + Y) / X.shape[0] if spec.loss != "mse" else 2 * (out + Y) / Y.size  # (N, K)
+    gross = [None] * spec.n_layers
+    for l in reversed(range(spec.n_layers)):
+        absW = np.abs(params[l][0])  # (fan_in, fan_out)
+        gross[l] = (np.abs(caches[l].a_in).T @ dz + spec.l2 * absW, dz.sum(axis=0))
+        if l > 0:
+            c = caches[l - 1]
+            slope = np.abs(get_activation(spec.hidden[l - 1]).derivative(c.z, c.a)) + 1.0  # (N, fan_in)
+            dz = (dz @ absW.T) * slope  # (N, fan_in)
+    return gross
 
 
 def near_a_kink(spec, params, X) -> bool:

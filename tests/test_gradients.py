@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 
 import manual
-from dualgrad.properties import near_a_kink, network_gradients_match
+from dualgrad.properties import gross_gradient, near_a_kink, network_gradients_match, within_rounding
 from dualgrad.strategies import network_cases
 from manual.spec import NetworkSpec
 from reference import bucketed
@@ -123,3 +123,19 @@ def test_rounding_at_a_kink_is_rejected_and_only_that(make_case):
     X_exact_zero = np.array([[0.0], [2.0]])  # z = 0 exactly on both sides: on the kink, but tested
     assert not near_a_kink(spec, params, X_exact_zero)
     network_gradients_match((spec, params, X_exact_zero, y))
+
+
+def test_within_rounding_excuses_rounding_and_only_rounding():
+    """The escape for gradients out of compare's tolerance: a difference of a few ulps of the gross
+    gradient G passes, a difference of 1e-6·G (far below any backprop mistake) does not."""
+    spec = NetworkSpec([4, 6, 1], "tanh", "binary_cross_entropy")
+    rng = np.random.default_rng(0)
+    params = [(W * 20.0, b) for W, b in manual.init_params(spec, seed=0)]  # saturated tanh units
+    X, y = rng.standard_normal((8, 4)), rng.integers(0, 2, 8).astype(float)
+    _, grads_m = manual.loss_and_grads(spec, params, X, y)
+    _, grads_r = bucketed.loss_and_grads(spec, params, X, y)
+    assert within_rounding(spec, params, X, y, grads_m, grads_r)
+    G = gross_gradient(spec, params, X, y)
+    for factor, expected in ((8 * np.finfo(float).eps, True), (1e-6, False)):
+        nudged = [(dW + factor * G_W, db) for (dW, db), (G_W, _) in zip(grads_r, G)]
+        assert within_rounding(spec, params, X, y, grads_m, nudged) is expected, factor
