@@ -64,11 +64,12 @@ def within_rounding(spec, params, X, y, grads_m, grads_r) -> bool:
     """Every |manual − ref| of every leaf is within ROUNDING_ULPS·ε times the gross gradient G
     (see `gross_gradient`): the two sides differ by rounding, however small the gradient.
 
-    Asked only when the tolerance of `dualgrad.compare` fails. It settles cases such as a
-    tanh layer saturated at |z| ≈ 14, where 1 − a² is ~1e-12 and XLA's float64 tanh, tens of
-    ulps off there, moves it by a large fraction (found by the thorough profile: a layer-1 dW
-    of 2e-12 computed as 7e-13 next to a largest gradient of 0.86). A real backprop mistake
-    changes a gradient by a fraction of G itself, ~1e14 times more than this bound allows.
+    Asked only when the tolerance of `dualgrad.compare` fails. It settles saturated units:
+    1 − a² from a rounded a ≈ 1 keeps only the last bits, and XLA's float64 tanh rounds
+    differently from NumPy's (up to 3.5 ulps apart; tanh'(17) is 6.9e-15 in NumPy, 7.5e-15 in
+    JAX). Found by the thorough profile: a layer-1 dW of 2.3e-12 in JAX was 6.7e-13 in NumPy,
+    next to a largest gradient of 0.86. A real backprop mistake changes a gradient by a
+    fraction of G itself, ~1e14 times more than this bound allows.
     """
     gross = gross_gradient(spec, params, X, y)
     for (dW_m, db_m), (dW_r, db_r), (G_W, G_b) in zip(grads_m, grads_r, gross):
