@@ -195,7 +195,7 @@ def check_gradients(spec: NetworkSpec, params, X, y, fd: bool = False) -> Gradie
         y = y.astype(np.float64)
     loss_m, grads_m = manual.loss_and_grads(spec, params, X, y)
     _, loss_r, grads_r = bucketed.forward_loss_and_grads(spec, params, X, y)
-    fd_grads = _finite_differences(spec, params, X, y, loss_m) if fd else None
+    fd_grads = _finite_differences(spec, params, X, y) if fd else None
     rows = []
     scale = network_scale(grads_r)  # the absolute floor is relative to the network's largest gradient
     for l, (gm, gr) in enumerate(zip(grads_m, grads_r)):
@@ -266,7 +266,7 @@ def sweep_cases(n: int, seed: int = 0, activations=None, losses=None, l2=None, b
 # ---- finite differences ---------------------------------------------------
 
 
-def _finite_differences(spec, params, X, y, loss_value):
+def _finite_differences(spec, params, X, y):
     """[((FD_W, kink_W), (FD_b, kink_b)), ...]: central differences of the manual loss, and
     boolean masks of the entries whose ±h straddle a kink."""
     Y = encode_targets(spec, y, X.shape[0])  # (N, K)
