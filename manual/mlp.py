@@ -449,7 +449,7 @@ def _copy_into(params, values):
 
 
 def _finite(params) -> bool:
-    return all(all_finite(W) and all_finite(b) for W, b in params)
+    return all_finite(*(x for layer in params for x in layer))
 
 
 def _label_array(values, name):

@@ -25,7 +25,7 @@ Contract and invariants:
 * Every check runs before anything is written: a bad call raises a ValueError
   or TypeError that names the argument (or the layer and leaf) and what was
   expected, and leaves every array as it was. NaN or ±inf in params or grads
-  is refused (one allocation-free pass per leaf, `validation.all_finite`).
+  is refused (one read of each leaf, `validation.all_finite`).
 * Each rule is written once, as an in-place step on one leaf; `update` copies
   params and state, then runs that same step. The step writes its temporaries
   into scratch arrays kept by the optimizer (one set per leaf shape), so
@@ -346,11 +346,12 @@ def _check_params(params, writeable=False, finite=False):
                 raise TypeError(f"layer {l}, {name} must be float32 or float64, got {arr.dtype}")
             if writeable and not arr.flags.writeable:
                 raise ValueError(f"layer {l}, {name} is read-only; update_inplace writes into params (use update)")
-            if finite and not all_finite(arr):
-                raise ValueError(f"layer {l}, {name} contains NaN or infinite values; expected finite parameters")
         W, b = layer
         if W.ndim != 2 or b.shape != W.shape[1:]:
             raise ValueError(f"layer {l}: W must be (fan_in, fan_out) and b (fan_out,), got W {W.shape} and b {b.shape}")
+    if finite and not all_finite(*_leaves(params)):  # one check of every leaf; which one, only on failure
+        l, name = _first_non_finite(params)
+        raise ValueError(f"layer {l}, {name} contains NaN or infinite values; expected finite parameters")
     return params
 
 
@@ -374,8 +375,15 @@ def _check_like(tree, params, name, prefix, writeable=False, finite=False):
                 raise TypeError(f"{where} must have dtype {like.dtype} (that of layer {l}'s {leaf}), got {arr.dtype}")
             if writeable and not arr.flags.writeable:
                 raise ValueError(f"{where} is read-only; update_inplace writes into the state (use update)")
-            if finite and not all_finite(arr):
-                raise ValueError(f"{where} contains NaN or infinite values; expected finite gradients")
+    if finite and not all_finite(*_leaves(tree)):
+        l, leaf = _first_non_finite(tree)
+        raise ValueError(f"{name}, layer {l}, {prefix}{leaf} contains NaN or infinite values; expected finite gradients")
+
+
+def _first_non_finite(tree):
+    """(layer number from 1, "W" or "b") of the first leaf of `tree` with NaN or ±inf."""
+    return next((l, name) for l, layer in enumerate(tree, start=1)
+                for name, arr in zip("Wb", layer) if not all_finite(arr))
 
 
 def _learning_rate(value):

@@ -78,10 +78,6 @@ def _quiet(fit):
     return wrapped
 
 
-def _all_finite(arrays) -> bool:
-    return all(all_finite(a) for a in arrays)
-
-
 class Activations:
     """Activation functions and their derivatives for neural networks (manual.activations)."""
 
@@ -136,7 +132,7 @@ def _global_randn_init(layer_sizes):
 
 def _check_step(epoch, loss, gradients):
     """NonFiniteError, before any update, if the loss or a gradient is NaN or infinite."""
-    if not (math.isfinite(loss) and _all_finite(gradients)):
+    if not (math.isfinite(loss) and all_finite(*gradients)):
         raise NonFiniteError(f"epoch {epoch}: the loss or a gradient is not finite (loss = {loss}); training "
                              "diverged (learning rate too large?); weights kept at their last finite values")
 
@@ -250,7 +246,7 @@ class NeuralNetwork(_SeedNet):
         vb = [self.momentum * v - self.lr * g for v, g in zip(self.velocities_b, gradients_b)]  # like biases
         new_w = [W + v for W, v in zip(self.weights, vw)]
         new_b = [b + v for b, v in zip(self.biases, vb)]
-        if not _all_finite(new_w + new_b):
+        if not all_finite(*new_w, *new_b):
             raise NonFiniteError("the update made a weight NaN or infinite (learning rate too large?); "
                                  "weights, biases and velocities kept at their last finite values")
         for i in range(len(self.weights)):
@@ -300,7 +296,7 @@ class MultiClassNN(_SeedNet):
         W ← W − lr dW,  b ← b − lr db."""
         new_w = [W - self.lr * g for W, g in zip(self.weights, gradients_w)]  # like weights
         new_b = [b - self.lr * g for b, g in zip(self.biases, gradients_b)]  # like biases
-        if not _all_finite(new_w + new_b):
+        if not all_finite(*new_w, *new_b):
             raise NonFiniteError("the update made a weight NaN or infinite (learning rate too large?); "
                                  "weights and biases kept at their last finite values")
         for i in range(len(self.weights)):

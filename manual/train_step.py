@@ -144,7 +144,7 @@ class TrainStep:
         try:  # the optimizer checks every argument, the gradients' finiteness included, before it writes
             state = self.optimizer.update_inplace(grads, state, params)
         except ValueError as err:
-            if all(all_finite(dW) and all_finite(db) for dW, db in grads):
+            if all_finite(*(x for layer in grads for x in layer)):
                 raise
             reason = f"a gradient became NaN or infinite (loss = {value})"
             raise NonFiniteError(f"{reason}; parameters left unchanged", reason) from err

@@ -174,3 +174,39 @@ def test_encode_targets(spec, y, expected):
     assert Y.dtype == np.float64 and Y.shape == (3, spec.sizes[-1])
     np.testing.assert_array_equal(Y, expected)
     assert encode_targets(spec, y, 3, dtype=np.float32).dtype == np.float32
+
+
+# ---------------------------------------------------------------- all_finite
+
+from hypothesis import given, strategies as st  # noqa: E402
+from hypothesis.extra import numpy as hnp  # noqa: E402
+
+from manual.validation import all_finite  # noqa: E402
+
+
+@given(hnp.arrays(st.sampled_from([np.float64, np.float32]), hnp.array_shapes(min_dims=0, max_dims=3, max_side=40),
+                  elements=st.floats(allow_nan=True, allow_infinity=True, width=32)),
+       st.booleans())
+def test_all_finite_is_isfinite_all(arr, transposed):
+    """all_finite(x) == np.isfinite(x).all() for any values, huge finite ones (x·x overflows) included."""
+    arr = arr.T if transposed else arr  # a non-contiguous view too
+    assert all_finite(arr) == bool(np.isfinite(arr).all())
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+def test_all_finite_finds_one_bad_entry_in_a_large_array(dtype, value):
+    arr = np.random.default_rng(0).standard_normal(200_000).astype(dtype)  # BLAS splits this over threads
+    assert all_finite(arr)
+    for where in (0, 99_999, 100_000, 199_999):
+        bad = arr.copy()
+        bad[where] = value
+        assert not all_finite(bad)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_all_finite_is_not_fooled_by_an_overflowing_dot(dtype):
+    huge = np.full(1000, np.finfo(dtype).max / 2, dtype)  # x·x = inf, every entry finite
+    assert all_finite(huge)
+    huge[7] = np.inf
+    assert not all_finite(huge)
