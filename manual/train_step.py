@@ -71,6 +71,7 @@ class Buffers(NamedTuple):
     dz: List[np.ndarray]  # [(N, n_l)] ∂L/∂z_l; dz[L-1] = ds
     work: List[inplace_activations.Work]  # [Work of (N, n_l) arrays] per layer, views of shared arrays
     row: np.ndarray  # (N, 1) scratch for the loss
+    ones: np.ndarray  # (N,) all 1, never written: db = 1ᵀ dz
 
 
 class TrainStep:
@@ -132,7 +133,7 @@ class TrainStep:
                     l2_W = self._l2_work[dtype][l]  # (fan_in, fan_out)
                     np.multiply(W, spec.l2, out=l2_W)
                     dW += l2_W  # + λ W
-                np.sum(dz, axis=0, out=db)  # db = Σₙ dz: (fan_out,)
+                np.matmul(buf.ones, dz, out=db)  # db = Σₙ dz = 1ᵀ dz: (N,) @ (N, fan_out), in BLAS
                 if l > 0:
                     da = buf.dz[l - 1]  # (N, fan_in), becomes dz_{l-1} in place
                     np.matmul(dz, W.T, out=da)  # da = dz Wᵀ: (N, fan_out) @ (fan_out, fan_in)
@@ -154,7 +155,7 @@ class TrainStep:
         """Bytes held by this step's own arrays (every batch shape's buffers and the gradients)."""
         arrays = [self._l2_work.values(), self._grads.values()]
         for buf in self._buffers.values():
-            arrays += [buf.z, buf.a, buf.dz, [buf.row], [x for work in buf.work for x in work]]
+            arrays += [buf.z, buf.a, buf.dz, [buf.row, buf.ones], [x for work in buf.work for x in work]]
         flat = {}
         for group in arrays:
             for item in group:
@@ -215,7 +216,7 @@ class TrainStep:
                   for name in inplace_activations.Work._fields}
         work = [inplace_activations.Work(**{name: None if x is None else x[: N * n].reshape(N, n)
                                             for name, x in shared.items()}) for n in widths]
-        buf = self._buffers[key] = Buffers(z, a, dz, work, np.empty((N, 1), dtype))
+        buf = self._buffers[key] = Buffers(z, a, dz, work, np.empty((N, 1), dtype), np.ones(N, dtype))
         return buf
 
     def _grads_for(self, dtype):
