@@ -55,7 +55,7 @@ def all_finite(*arrays) -> bool:
 
 
 def check_finite(arr: np.ndarray, name: str) -> None:
-    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+    if arr.dtype.kind == "f" and not all_finite(arr):
         bad = np.argwhere(~np.isfinite(arr))[0]
         raise ValueError(f"{name} contains NaN or infinite values (first at index {tuple(int(i) for i in bad)})")
 
@@ -71,12 +71,13 @@ def check_inputs(spec: NetworkSpec, X, dtype=np.float64) -> np.ndarray:
     if arr.shape[1] != n_in:
         raise ValueError(f"X must have {n_in} columns (sizes[0]), got shape {arr.shape}")
     check_finite(arr, "X")
-    with np.errstate(over="ignore"):  # float64 -> float32 may overflow: reported below
-        arr = arr.astype(dtype, copy=False)
-    if not np.isfinite(arr).all():
-        bad = tuple(int(i) for i in np.argwhere(~np.isfinite(arr))[0])
-        raise ValueError(f"X has values beyond the {np.dtype(dtype)} range (±{np.finfo(dtype).max:.2e}), "
-                         f"first at index {bad}; rescale X or use float64 parameters")
+    if arr.dtype != dtype:
+        with np.errstate(over="ignore"):  # float64 -> float32 may overflow: reported below
+            arr = arr.astype(dtype)
+        if not all_finite(arr):
+            bad = tuple(int(i) for i in np.argwhere(~np.isfinite(arr))[0])
+            raise ValueError(f"X has values beyond the {np.dtype(dtype)} range (±{np.finfo(dtype).max:.2e}), "
+                             f"first at index {bad}; rescale X or use float64 parameters")
     return arr
 
 
