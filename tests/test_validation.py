@@ -184,13 +184,47 @@ from hypothesis.extra import numpy as hnp  # noqa: E402
 from manual.validation import all_finite  # noqa: E402
 
 
-@given(hnp.arrays(st.sampled_from([np.float64, np.float32]), hnp.array_shapes(min_dims=0, max_dims=3, max_side=40),
-                  elements=st.floats(allow_nan=True, allow_infinity=True, width=32)),
-       st.booleans())
-def test_all_finite_is_isfinite_all(arr, transposed):
-    """all_finite(x) == np.isfinite(x).all() for any values, huge finite ones (x·x overflows) included."""
-    arr = arr.T if transposed else arr  # a non-contiguous view too
-    assert all_finite(arr) == bool(np.isfinite(arr).all())
+@st.composite
+def any_float_arrays(draw):
+    """Float arrays of any values (NaN, ±inf, huge, subnormal) and any layout: C, Fortran,
+    strided or reversed views."""
+    dtype = draw(st.sampled_from([np.float64, np.float32, np.float16]))
+    width = {np.float64: 64, np.float32: 32, np.float16: 16}[dtype]
+    arr = draw(hnp.arrays(dtype, hnp.array_shapes(min_dims=0, max_dims=3, max_side=40),
+                          elements=st.floats(allow_nan=True, allow_infinity=True, width=width)))
+    layout = draw(st.sampled_from(["C", "F", "strided", "reversed"]))
+    if layout == "F":
+        return np.asfortranarray(arr)
+    if arr.ndim and layout == "strided":
+        return arr[..., ::2]
+    if arr.ndim and layout == "reversed":
+        return arr[::-1]
+    return arr
+
+
+@given(any_float_arrays())
+def test_all_finite_is_isfinite_all(arr):
+    """all_finite(x) == np.isfinite(x).all() for any values, huge finite ones (x·x overflows) included,
+    with no warning or error even when NumPy is set to raise on every floating-point event."""
+    with np.errstate(all="raise"):
+        assert all_finite(arr) == bool(np.isfinite(arr).all())
+        assert all_finite(arr, np.zeros(3)) == all_finite(np.zeros(3), arr) == bool(np.isfinite(arr).all())
+
+
+@pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")  # np.matrix
+def test_all_finite_reads_a_matrix_and_copies_nothing():
+    assert all_finite(np.matrix([[1.0, 2.0]])) and not all_finite(np.matrix([[1.0, np.nan]]))
+    import tracemalloc
+
+    W = np.asfortranarray(np.random.default_rng(0).standard_normal((784, 256)))  # 1.6 MB
+    for arr in (W, W.T, W[:, ::2]):
+        all_finite(arr)  # warm
+        tracemalloc.start()
+        try:
+            all_finite(arr)
+            assert tracemalloc.get_traced_memory()[1] < 64 * 1024, "all_finite copied its argument"
+        finally:
+            tracemalloc.stop()
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
