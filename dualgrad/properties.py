@@ -106,34 +106,45 @@ def gross_gradient(spec, params, X, y) -> list:
     return gross
 
 
-def near_a_kink(spec, params, X) -> bool:
+def near_a_kink(spec, params, X, eps=_EPS, tiny=_TINY) -> bool:
     """Some unit of a non-smooth activation has a pre-activation z with |z| below a bound on
-    how far the two sides' z can be apart, so each side may see it on a different side of 0.
+    how far the two sides' z can be apart (`rounding_bounds`), so each side may see it on a
+    different side of 0. A z computed from exact zeros only (a silent unit, a zero row) has a
+    bound of 0: it is on the kink on both sides, so it is tested, never excused.
+    """
+    return any(name not in SMOOTH and np.any(np.abs(z) < err_z)
+               for name, (z, err_z) in zip(spec.hidden, rounding_bounds(spec, params, X, eps, tiny)))
 
-    The bound is propagated through the manual forward pass, per entry (N, fan_out):
+
+def rounding_bounds(spec, params, X, eps=_EPS, tiny=_TINY, ulps=ROUNDING_ULPS) -> list:
+    """[(z_l, err_z_l)] for every layer, the logits' last: the pre-activations of the forward pass
+    (float64) and a bound, per entry (N, fan_out), on how far a computation rounding to the given
+    precision can be from them, propagated through the layers:
+
         err_z = err_a @ |W| + u (ε (|a| @ |W| + |b|) + tiny·[terms ≠ 0])
         err_a' = max(1, |f'(z)|) err_z + u (ε (|f(z)| + |z|) + tiny (|z| + [z ≠ 0]))
-    with u = ROUNDING_ULPS, ε the float64 epsilon and tiny the smallest normal (flushed values).
-    A z computed from exact zeros only (a silent unit, a zero row) has err_z = 0: it is on the
-    kink on both sides, so it is tested, never excused.
+
+    with u = ulps (ROUNDING_ULPS: a bound; tests/test_float32.py also asks with 1, a typical
+    size), ε the epsilon and tiny the smallest normal (flushed values) of the precision in
+    question: float64 by default; tests/test_float32.py asks with float32's.
     """
     from manual.activations import get_activation
 
+    u = ulps
     a = np.asarray(X, np.float64)  # (N, sizes[0]), exact: err = 0
     err = np.zeros_like(a)
+    bounds = []
     for l, (W, b) in enumerate(params):
         W, b = np.asarray(W, np.float64), np.asarray(b, np.float64)  # (fan_in, fan_out), (fan_out,)
         absW = np.abs(W)
         z = a @ W + b  # (N, fan_out)
         terms = np.abs(a) @ absW + np.abs(b)  # (N, fan_out) the magnitude summed into z
-        err_z = err @ absW + ROUNDING_ULPS * (_EPS * terms + _TINY * (terms > 0))  # (N, fan_out)
+        err_z = err @ absW + u * (eps * terms + tiny * (terms > 0))  # (N, fan_out)
+        bounds.append((z, err_z))
         if l == len(params) - 1:
-            return False
-        name = spec.hidden[l]
-        if name not in SMOOTH and np.any(np.abs(z) < err_z):
-            return True
-        act = get_activation(name)
+            break
+        act = get_activation(spec.hidden[l])
         a = act.forward(z)  # (N, fan_out)
         slope = np.maximum(1.0, np.abs(act.derivative(z, a)))
-        err = slope * err_z + ROUNDING_ULPS * (_EPS * (np.abs(a) + np.abs(z)) + _TINY * (np.abs(z) + (z != 0)))
-    return False
+        err = slope * err_z + u * (eps * (np.abs(a) + np.abs(z)) + tiny * (np.abs(z) + (z != 0)))
+    return bounds

@@ -40,15 +40,36 @@ every term is later multiplied by TOL, so that error is a term 2·eps32 / TOL =
 1/32 added to |f'(z)| of σ, tanh and elu (found by the ci profile: saturated sigmoid units
 with weights ~10, 91 eps32 against the bound without it). With both terms, over
 3,000 random hypothesis networks: max 33.5 eps32, 99th percentile 2.3, median 0.22.
+
+The logits' rounding: the head turns an absolute error δ in a logit s into a
+relative error of up to e^δ − 1 in σ(s) or softmax(s), and δ is not small where
+s is a small difference of large terms. The float32 logits carry such a δ
+(bounded by `dualgrad.properties.rounding_bounds` with float32's epsilon), so
+ds32 − ds64 is bounded per entry by min(p, 1 − p)(e^δ − 1)/N for
+binary_cross_entropy, p (e^(2 max δ) − 1)/N for cross_entropy (max over the
+row) and 2δ/(N K) for mse; carried back through the network like the underflow
+term, it adds ‖G_fwd‖₂ (found by the dev profile: a linear bce model whose logit
+−73 is the sum of terms up to 345, where σ(s) ≈ 2e−32 carries a relative error of
+1e−4 in float32: 141 eps32 against TOL · ‖G‖ alone).
+
+Kinks: a relu or leaky_relu unit whose pre-activation z is within float32 rounding
+of 0 may sit on one side of the kink in float32 and on the other in float64, and
+its derivative (0 or 1) differs by the whole gradient through it. Such a case is
+rejected (hypothesis.reject), not failed, and only when it fails: the same
+`dualgrad.properties.near_a_kink` as the float64 property, with float32's epsilon
+and smallest normal. Found by the dev profile: silu(−310) is −1e−133 in float64
+but −0 in float32, so the relu after it, fed −17.9 × that, is on in float64 only
+(test_a_float32_kink_case_is_excused).
 """
 
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import given, settings
+from hypothesis import given, reject, settings
 
 import manual
 from dualgrad import strategies as S
+from dualgrad.properties import near_a_kink, rounding_bounds
 from manual.losses import get_loss
 from manual.activations import get_activation
 from manual.network import forward_with_cache
@@ -89,25 +110,76 @@ def gross_gradient(spec, params, X, y, ds=None) -> np.ndarray:
     return np.abs(flat(grads[::-1]))
 
 
-def float32_error(spec, params, X, y) -> float:
-    """‖g32 − g64‖₂ / ‖G‖₂ for one network, after taking off the underflow term ‖G_tiny‖₂."""
+def rounded_to_float32(params, X):
+    """(params, X) in float32, and the same numbers exactly in float64."""
     p32 = [(W.astype(np.float32), b.astype(np.float32)) for W, b in params]
     X32 = X.astype(np.float32)
-    p64 = [(W.astype(np.float64), b.astype(np.float64)) for W, b in p32]  # the same numbers, exactly
-    X64 = X32.astype(np.float64)
+    return p32, X32, [(W.astype(np.float64), b.astype(np.float64)) for W, b in p32], X32.astype(np.float64)
+
+
+def head_rounding(spec, params, X) -> np.ndarray:
+    """(N, K): a bound on |ds32 − ds64| from the float32 logits' rounding δ (module docstring)."""
+    s, delta = rounding_bounds(spec, params, X, eps=EPS32, tiny=TINY32, ulps=1)[-1]  # (N, K) each
+    N, K = s.shape
+    if spec.loss == "mse":
+        return 2 * delta / (N * K)
+    p = get_loss(spec.loss).output(s)  # σ(s) or softmax(s)
+    if spec.loss == "binary_cross_entropy":
+        return np.minimum(p, 1 - p) * np.expm1(delta) / N
+    return p * np.expm1(2 * delta.max(axis=1, keepdims=True)) / N
+
+
+def float32_error(spec, params, X, y) -> float:
+    """‖g32 − g64‖₂ / ‖G‖₂ for one network, after taking off the underflow and the logits' terms."""
+    p32, X32, p64, X64 = rounded_to_float32(params, X)
     loss32, g32 = manual.loss_and_grads(spec, p32, X32, y)
     assert all(leaf.dtype == np.float32 for layer in g32 for leaf in layer)
     _, g64 = bucketed.loss_and_grads(spec, p64, X64, y)
-    underflow = np.linalg.norm(gross_gradient(spec, p64, X64, y, ds=np.full((X.shape[0], spec.sizes[-1]), TINY32)))
-    excess = max(0.0, np.linalg.norm(flat(g32) - flat(g64)) - underflow)
-    return 0.0 if excess == 0 else float(excess / np.linalg.norm(gross_gradient(spec, p64, X64, y)))  # G = 0: all underflowed
+    return excess_over_bound(spec, p64, X64, y, g32, g64)
+
+
+def excess_over_bound(spec, params, X, y, g, g64) -> float:
+    """(‖g − g64‖₂ − ‖G_tiny‖₂ − ‖G_fwd‖₂) / ‖G‖₂, at least 0 (params, X: float64)."""
+    underflow = np.linalg.norm(gross_gradient(spec, params, X, y, ds=np.full((X.shape[0], spec.sizes[-1]), TINY32)))
+    logits = np.linalg.norm(gross_gradient(spec, params, X, y, ds=head_rounding(spec, params, X)))
+    excess = max(0.0, np.linalg.norm(flat(g) - flat(g64)) - underflow - logits)
+    return 0.0 if excess == 0 else float(excess / np.linalg.norm(gross_gradient(spec, params, X, y)))  # G = 0: all underflowed
 
 
 @settings(max_examples=150)
 @given(S.network_cases(max_layers=5, max_width=32, max_batch=32))
 def test_float32_gradients_match_float64_reference(case):
     err = float32_error(*case)
+    if err > TOL and near_float32_kink(*case):
+        reject()  # the two precisions may take different branches of a relu (module docstring)
     assert err <= TOL, f"float32 gradient error {err / EPS32:.1f} eps32 > {TOL / EPS32:.0f} eps32"
+
+
+def near_float32_kink(spec, params, X, y) -> bool:
+    _, _, p64, X64 = rounded_to_float32(params, X)
+    return near_a_kink(spec, p64, X64, eps=EPS32, tiny=TINY32)
+
+
+def test_a_float32_logit_cancellation_is_within_the_bound():
+    """The case the dev profile found: logit −73 from terms up to 345 (module docstring)."""
+    spec = manual.NetworkSpec([5, 1], [], "binary_cross_entropy")
+    W = np.array([[-2.48246609], [4.73005254], [-0.86862926], [-0.75816973], [2.20980795]])
+    X = np.array([[53.2471039, 67.3719722, -0.0804683435, -113.072949, -156.274268]])
+    assert float32_error(spec, [(W, np.zeros(1))], X, np.array([0.0])) <= TOL
+
+
+def test_a_float32_kink_case_is_excused():
+    """The case the dev profile found: out of the bound, and excused only as a float32 kink."""
+    spec = manual.NetworkSpec([1, 1, 2, 1, 1, 1], ["identity", "identity", "silu", "relu"], "binary_cross_entropy")
+    params = [(np.array([[1.77809384]]), np.zeros(1)), (np.array([[9.05694398, 1.48351168]]), np.zeros(2)),
+              (np.array([[13.04000045], [9.47080963]]), np.zeros(1)), (np.array([[-17.89576206]]), np.zeros(1)),
+              (np.array([[0.5844376]]), np.zeros(1))]
+    X, y = np.array([[1.25730221], [-1.32104863]]), np.array([0.0, 1.0])
+    assert float32_error(spec, params, X, y) > 1000 * TOL  # db of the relu layer: 0 in float32 only
+    assert near_float32_kink(spec, params, X, y)
+    X_away = np.array([[1.25730221], [-0.01]])  # silu(−2.35) is −0.2 in both: the relu is clearly on
+    assert not near_float32_kink(spec, params, X_away, y)
+    assert float32_error(spec, params, X_away, y) <= TOL
 
 
 def test_the_bound_sees_a_dropped_l2_term(monkeypatch):
@@ -129,5 +201,4 @@ def test_the_tolerance_can_fail():
     p16 = [(W.astype(np.float16).astype(np.float32), b) for W, b in params]  # weights rounded to float16
     _, g = manual.loss_and_grads(spec, [(W, b.astype(np.float32)) for W, b in p16], X.astype(np.float32), y)
     _, g64 = bucketed.loss_and_grads(spec, params, X, y)
-    err = np.linalg.norm(flat(g) - flat(g64)) / np.linalg.norm(gross_gradient(spec, params, X, y))
-    assert err > 2 * TOL
+    assert excess_over_bound(spec, params, X, y, g, g64) > 2 * TOL  # every allowance taken off
