@@ -7,9 +7,10 @@ products alone are interleaved round by round, and "+ µs" is what the row adds 
     matmul only                      the step's matrix products alone (contenders.matmul_only)
     forward + backward               TrainStep with an optimizer that writes nothing: bias adds,
                                      activations and their derivatives, the loss, db = 1ᵀ dz
-    + optimizer's checks             ... and the optimizer's argument checks: layout, dtypes, and
-                                     every parameter and gradient finite (validation.all_finite)
-    + optimizer's update = TrainStep the real step: t ← g + μ t, w ← w − η t on every leaf
+    + optimizer's checks             ... and the optimizer's checks of params and grads: layout,
+                                     dtypes, every entry finite (validation.all_finite)
+    + optimizer's update = TrainStep the real step: its state's checks, the learning rate,
+                                     then t ← g + μ t, w ← w − η t on every leaf
 
 and, for contrast, the same update timed alone, over and over on the same arrays (caches warm).
 The gap between the last two is the cost of the update's context: in the step, w and t were last
@@ -44,7 +45,7 @@ def variants(dtype):
     def writes_nothing(grads, state, params):
         return state
 
-    def checks_only(grads, state, params):  # the checks update_inplace runs before it writes
+    def checks_only(grads, state, params):  # update_inplace's checks of params and grads
         mo._check_params(params, writeable=True, finite=True)
         mo._check_like(grads, params, "grads", "d", finite=True)
         return state
