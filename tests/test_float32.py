@@ -130,8 +130,10 @@ def head_rounding(spec, params, X) -> np.ndarray:
         return 2 * delta / (N * K)
     p = get_loss(spec.loss).output(s)  # σ(s) or softmax(s)
     if spec.loss == "binary_cross_entropy":
-        return np.minimum(p, 1 - p) * np.expm1(delta) / N
-    return p * np.expm1(2 * delta.max(axis=1, keepdims=True)) / N
+        change = np.minimum(p, 1 - p) * np.expm1(np.minimum(delta, 50.0))
+    else:
+        change = p * np.expm1(np.minimum(2 * delta.max(axis=1, keepdims=True), 50.0))
+    return np.minimum(change, 1.0) / N  # a probability moves by at most 1 (e^50: no overflow)
 
 
 def float32_error(spec, params, X, y) -> float:
