@@ -32,6 +32,7 @@ import json
 import os
 import secrets
 import zipfile
+import zlib
 
 import numpy as np
 
@@ -116,14 +117,19 @@ def load(path):
 
     path = os.fspath(path)
     try:
-        npz = np.load(path, allow_pickle=False)
-        if not isinstance(npz, np.lib.npyio.NpzFile):
-            raise _Bad("a single .npy array, not an .npz archive")
-        with npz:
-            arrays = {name: npz[name] for name in npz.files}
+        # NOTE: the file is opened here, not by np.load, which leaves it open when a corrupted archive fails
+        with open(path, "rb") as f:
+            npz = np.load(f, allow_pickle=False)
+            if not isinstance(npz, np.lib.npyio.NpzFile):
+                raise _Bad("a single .npy array, not an .npz archive")
+            with npz:
+                arrays = {name: npz[name] for name in npz.files}
     except _Bad as err:
         raise ValueError(f"{path}: not a dualgrad MLP file: {err}") from None
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as err:
+    # NOTE: a damaged zip header can also claim encryption (RuntimeError) or an unknown
+    # compression method (NotImplementedError), or make a member fail to inflate (zlib.error)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError, RuntimeError, NotImplementedError,
+            zlib.error) as err:
         if isinstance(err, FileNotFoundError):
             raise
         raise ValueError(f"{path}: not a readable dualgrad MLP file (truncated, corrupted, pickled or foreign): "
