@@ -112,12 +112,12 @@ def near_a_kink(spec, params, X, eps=_EPS, tiny=_TINY) -> bool:
     different side of 0. A z computed from exact zeros only (a silent unit, a zero row) has a
     bound of 0: it is on the kink on both sides, so it is tested, never excused.
     """
-    return any(name not in SMOOTH and np.any(np.abs(z) < err_z)
+    return any(name not in SMOOTH and np.any(np.abs(z) < err_z)  # stops at the first such layer
                for name, (z, err_z) in zip(spec.hidden, rounding_bounds(spec, params, X, eps, tiny)))
 
 
-def rounding_bounds(spec, params, X, eps=_EPS, tiny=_TINY, ulps=ROUNDING_ULPS) -> list:
-    """[(z_l, err_z_l)] for every layer, the logits' last: the pre-activations of the forward pass
+def rounding_bounds(spec, params, X, eps=_EPS, tiny=_TINY, ulps=ROUNDING_ULPS):
+    """Yields (z_l, err_z_l) layer by layer, the logits' last: the pre-activations of the forward pass
     (float64) and a bound, per entry (N, fan_out), on how far a computation rounding to the given
     precision can be from them, propagated through the layers:
 
@@ -133,18 +133,16 @@ def rounding_bounds(spec, params, X, eps=_EPS, tiny=_TINY, ulps=ROUNDING_ULPS) -
     u = ulps
     a = np.asarray(X, np.float64)  # (N, sizes[0]), exact: err = 0
     err = np.zeros_like(a)
-    bounds = []
     for l, (W, b) in enumerate(params):
         W, b = np.asarray(W, np.float64), np.asarray(b, np.float64)  # (fan_in, fan_out), (fan_out,)
         absW = np.abs(W)
         z = a @ W + b  # (N, fan_out)
         terms = np.abs(a) @ absW + np.abs(b)  # (N, fan_out) the magnitude summed into z
         err_z = err @ absW + u * (eps * terms + tiny * (terms > 0))  # (N, fan_out)
-        bounds.append((z, err_z))
+        yield z, err_z
         if l == len(params) - 1:
-            break
+            return
         act = get_activation(spec.hidden[l])
         a = act.forward(z)  # (N, fan_out)
         slope = np.maximum(1.0, np.abs(act.derivative(z, a)))
         err = slope * err_z + u * (eps * (np.abs(a) + np.abs(z)) + tiny * (np.abs(z) + (z != 0)))
-    return bounds

@@ -125,7 +125,7 @@ def rounded_to_float32(params, X):
 
 def head_rounding(spec, params, X) -> np.ndarray:
     """(N, K): a bound on |ds32 − ds64| from the float32 logits' rounding δ (module docstring)."""
-    s, delta = rounding_bounds(spec, params, X, eps=EPS32, tiny=TINY32, ulps=1)[-1]  # (N, K) each
+    *_, (s, delta) = rounding_bounds(spec, params, X, eps=EPS32, tiny=TINY32, ulps=1)  # the logits: (N, K) each
     N, K = s.shape
     if spec.loss == "mse":
         return 2 * delta / (N * K)
