@@ -4,6 +4,7 @@ dev       quick local runs
 ci        derandomized (the same examples on every run and every worker), 2,000
           examples of the network-gradient property
 thorough  50,000 examples of the network-gradient property
+mutation  derandomized, 100 examples: tools/mutation.sh (a mutant is killed or not the same way every run)
 
 Hypothesis loads a built-in profile named "ci" by itself when CI is set;
 registering ours under that name replaces it. JAX compiles on first use, which
@@ -20,4 +21,5 @@ _common = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow], prin
 settings.register_profile("dev", max_examples=200, **_common)
 settings.register_profile("ci", max_examples=2000, derandomize=True, database=None, **_common)
 settings.register_profile("thorough", max_examples=50_000, **_common)
+settings.register_profile("mutation", max_examples=100, derandomize=True, database=None, **_common)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))

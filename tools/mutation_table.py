@@ -1,0 +1,61 @@
+"""The summary table of a tools/mutation.sh run, read from cosmic-ray's session databases.
+
+    python tools/mutation_table.py OUT_DIR MODULE...        # markdown table on stdout
+    python tools/mutation_table.py OUT_DIR MODULE... --survivors   # and every survivor's diff
+
+generated: mutants cosmic-ray made, less the operators the config excludes (bitwise, shifts);
+killed: the test command failed (timeouts counted apart); survived: it passed.
+"""
+
+import sys
+from pathlib import Path
+
+from cosmic_ray.work_db import WorkDB, use_db
+from cosmic_ray.work_item import TestOutcome, WorkerOutcome
+
+
+def counts(session: Path):
+    done = {"killed": 0, "timed out": 0, "survived": 0, "incompetent": 0, "pending": 0}
+    survivors = []
+    with use_db(session, WorkDB.Mode.open) as db:
+        for item, result in db.completed_work_items:
+            if result.worker_outcome == WorkerOutcome.SKIPPED:
+                continue
+            if result.test_outcome == TestOutcome.SURVIVED:
+                done["survived"] += 1
+                survivors.append((item, result))
+            elif result.test_outcome == TestOutcome.KILLED:
+                done["timed out" if result.output == "timeout" else "killed"] += 1
+            else:
+                done["incompetent"] += 1
+        done["pending"] = sum(1 for _ in db.pending_work_items)
+    return done, survivors
+
+
+def main(argv):
+    show = "--survivors" in argv
+    argv = [a for a in argv if a != "--survivors"]
+    out, modules = Path(argv[0]), argv[1:]
+    print("| module | generated | killed | timed out | survived | score | run time |")
+    print("|---|---|---|---|---|---|---|")
+    listed = []
+    for m in modules:
+        done, survivors = counts(out / f"{m}.sqlite")
+        generated = sum(done.values())
+        caught = done["killed"] + done["timed out"]
+        tested = caught + done["survived"]
+        seconds = (out / f"{m}.seconds").read_text().strip() if (out / f"{m}.seconds").exists() else "?"
+        pending = f" ({done['pending']} not run)" if done["pending"] else ""
+        score = f"{100 * caught / tested:.1f} %" if tested else "-"
+        print(f"| manual/{m}.py | {generated}{pending} | {done['killed']} | {done['timed out']} | "
+              f"{done['survived']} | {score} | {seconds} |")
+        listed += survivors
+    if show:
+        for item, result in listed:
+            for mutation in item.mutations:
+                print(f"\n## {mutation.module_path}:{mutation.start_pos[0]} {mutation.operator_name} ({item.job_id})")
+            print(result.diff or "")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
