@@ -1003,7 +1003,7 @@ def _kw(name, values):
 
 _mlp_constructor("sizes with a zero or negative size", _kw("sizes", [[3, 0, 2], [3, 4, -1], [0, 2]]),
                  r"every size must be a positive int")
-_mlp_constructor("sizes not ints", _kw("sizes", [[3, 4.0, 2], "3 4 2", None, [3, 4, "2"], 5]),
+_mlp_constructor("sizes not ints", _kw("sizes", [[3, 4.0, 2], "3 4 2", [3, 4, "2"], 5]),
                  r"sizes must be (ints|a list of ints|a sequence of ints)")
 _mlp_constructor("sizes with fewer than two entries", _kw("sizes", [[], [3]]), r"sizes (must list|needs) at least")
 _mlp_constructor("unknown activation name", _kw("hidden", ["Relu", "softmax", ["relu", "tanh"]]),
@@ -1019,7 +1019,14 @@ _mlp_constructor("momentum outside [0, 1)", _kw("momentum", _BAD_UNIT), r"moment
 _mlp_constructor("momentum with a non-sgd optimizer", st.just(dict(optimizer="adam", momentum=0.9)),
                  r"momentum is a setting of optimizer='sgd'")
 _mlp_constructor("batch_size zero, negative or not an int", _kw("batch_size", [0, -4, 2.5, "32", True]),
-                 r"batch_size must be None \(full batch\) or an int >= 1", group="step count zero, negative or not an int")
+                 r"batch_size must be 'auto' \(min\(200, N\)\), None \(full batch\) or an int >= 1",
+                 group="step count zero, negative or not an int")
+_mlp_constructor("hidden_sizes wrong (with sizes, not ints, zero or negative)",
+                 st.sampled_from([dict(hidden_sizes=[4]), dict(sizes=None, hidden_sizes=[4, 0]),
+                                  dict(sizes=None, hidden_sizes="64"), dict(sizes=None, hidden_sizes=[4.5]),
+                                  dict(sizes=None, hidden_sizes=[4], hidden=["relu", "tanh"])]),
+                 r"not both|hidden_sizes must be|every hidden size must be a positive int|give one name for all",
+                 group="sizes with a zero or negative size")
 _mlp_constructor("epochs zero, negative or not an int", _kw("epochs", [0, -1, 2.5, "10", None]),
                  r"epochs must be an int >= 1", group="step count zero, negative or not an int")
 _mlp_constructor("patience zero, negative or not an int", _kw("patience", [0, -1, 1.5]), r"patience must be an int >= 1",

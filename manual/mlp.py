@@ -1,6 +1,7 @@
 """MLP: a scikit-learn-style estimator around the functional core and `TrainStep`.
 
     model = MLP([2, 16, 16, 2], optimizer="adam", learning_rate=0.01, batch_size=32, epochs=200)
+    model = MLP(hidden_sizes=[64, 32])   # widths of X and y read at fit; defaults as scikit-learn's
     model.fit(X, y)                 # y: any labels (ints, floats, strings)
     model.predict(X), model.predict_proba(X), model.score(X, y)
     model.save("model.npz");  MLP.load("model.npz")      (manual/persistence.py)
@@ -15,8 +16,8 @@ np.random.default_rng(seed)`, made afresh by `fit` (and by the first
     every epoch, if it has more than one batch and shuffle:  order = rng.permutation(N_train)
 
 An epoch cuts the rows (in `order`, or as given) into consecutive batches of
-`batch_size` (None: one batch of all rows; a larger size is cut to N; the last
-batch may be smaller) and takes one `TrainStep` per batch: forward, backward,
+`batch_size` ('auto': min(200, N); None: one batch of all rows; a larger size is
+cut to N; the last batch may be smaller) and takes one `TrainStep` per batch: forward, backward,
 optimizer update, in place. Hence the same seed gives bit-identical weights and
 histories, and E calls of `partial_fit(X, y)` equal `fit(X, y)` with epochs=E
 (without early stopping).
@@ -57,9 +58,10 @@ from .network import forward as _forward
 from .network import loss as _loss
 from .spec import NetworkSpec
 from .train_step import NonFiniteError, TrainStep
-from .validation import all_finite, check_inputs, encode_targets
+from .validation import all_finite, as_real_array, check_inputs, encode_targets
 
 OPTIMIZER_NAMES = ("sgd", "adam", "rmsprop")
+DEFAULT_HIDDEN_SIZES = (100,)  # scikit-learn's MLPClassifier's, when neither sizes nor hidden_sizes is given
 LABEL_KINDS = "biufUS"  # bool, ints, floats, unicode and byte strings: arrays npz stores without pickle
 
 
@@ -72,13 +74,23 @@ class MLP:
 
     sizes        [n_in, hidden..., n_out] as in NetworkSpec. For classifiers n_out is the
                  number of classes (cross_entropy, ≥ 2) or 1 for two classes (binary_cross_entropy).
+    hidden_sizes instead of sizes: the hidden widths only, e.g. [64, 32] (scikit-learn's
+                 hidden_layer_sizes); n_in and n_out are read from X and y at fit (n_out: 1 for
+                 two classes with loss None, the number of classes, or y's width for 'mse').
+                 Neither given: hidden_sizes = [100], as scikit-learn's MLPClassifier.
     hidden       one activation name for every hidden layer, or one per hidden layer.
     loss         None: cross_entropy if n_out ≥ 2 else binary_cross_entropy; 'mse': a regressor.
     optimizer    'sgd' (uses momentum), 'adam', 'rmsprop' (each with optax's defaults for its
                  other hyper-parameters), or an Optimizer from manual.optimizers (then
                  learning_rate is not used and momentum must be 0; such a model cannot be saved).
-    learning_rate, momentum, l2 (λ/2 Σ‖W‖² added to the loss)
-    batch_size   None (full batch) or an int ≥ 1;  epochs: epochs per fit.
+    learning_rate a float > 0, or a schedule from manual.optimizers (constant, exponential_decay,
+                 step_decay: saved with the model); any other callable step -> rate trains but
+                 cannot be saved.
+    momentum, l2 (λ/2 Σ‖W‖² added to the loss)
+    batch_size   'auto' (min(200, N), scikit-learn's), None (full batch) or an int ≥ 1.
+    epochs       epochs per fit.
+    The defaults (adam, learning_rate 1e-3, batch_size 'auto', epochs 200, hidden_sizes [100])
+    are scikit-learn's MLPClassifier's; the seed article's classes keep their own.
     shuffle      reshuffle the rows every epoch (only when an epoch has several batches).
     seed         int ≥ 0 (or None: fresh entropy, not reproducible) for init, split and shuffling.
     dtype        np.float32 or np.float64: parameters, inputs and targets are cast to it.
@@ -86,13 +98,25 @@ class MLP:
     init         'he' or 'xavier';  verbose: print one line per epoch to stdout.
     """
 
-    def __init__(self, sizes, hidden="relu", loss=None, optimizer="sgd", learning_rate=0.01, momentum=0.0,
-                 l2=0.0, batch_size=None, epochs=100, shuffle=True, seed=0, dtype=np.float64,
-                 early_stopping=False, validation_fraction=0.1, patience=10, init="he", verbose=False):
-        sizes = _sizes(sizes)
-        if loss is None:
-            loss = "cross_entropy" if sizes[-1] >= 2 else "binary_cross_entropy"
-        self.spec = NetworkSpec(sizes, hidden, loss, l2)  # checks sizes, hidden, loss and l2
+    def __init__(self, sizes=None, hidden="relu", loss=None, optimizer="adam", learning_rate=1e-3, momentum=0.0,
+                 l2=0.0, batch_size="auto", epochs=200, shuffle=True, seed=0, dtype=np.float64,
+                 early_stopping=False, validation_fraction=0.1, patience=10, init="he", verbose=False,
+                 hidden_sizes=None):
+        if sizes is not None and hidden_sizes is not None:
+            raise ValueError("give sizes [n_in, hidden..., n_out] or hidden_sizes [hidden...], not both")
+        if sizes is None:  # the widths of the inputs and outputs are read from the data at fit
+            hidden_sizes = DEFAULT_HIDDEN_SIZES if hidden_sizes is None else _hidden_sizes(hidden_sizes)
+            # checks hidden, loss and l2 on a stand-in network of the same depth (widths 1 in, 1 or 2 out)
+            NetworkSpec([1, *hidden_sizes, 2 if loss in (None, "cross_entropy") else 1], hidden,
+                        loss or "cross_entropy", l2)
+            self.spec = None  # set at fit (or initialize) from the data
+        else:
+            sizes = _sizes(sizes)
+            if loss is None:
+                loss = "cross_entropy" if sizes[-1] >= 2 else "binary_cross_entropy"
+            self.spec = NetworkSpec(sizes, hidden, loss, l2)  # checks sizes, hidden, loss and l2
+        self.hidden_sizes = None if sizes is not None else list(hidden_sizes)
+        self._hidden, self._loss, self._l2 = hidden, loss, float(l2)
         if isinstance(optimizer, str):
             if optimizer not in OPTIMIZER_NAMES:
                 raise ValueError(f"unknown optimizer {optimizer!r}; valid names: {', '.join(OPTIMIZER_NAMES)}, "
@@ -100,13 +124,14 @@ class MLP:
         elif not isinstance(optimizer, _optimizers.Optimizer):
             raise TypeError("optimizer must be 'sgd', 'adam', 'rmsprop' or an Optimizer from manual.optimizers "
                             f"(e.g. manual.optimizers.sgd(0.1, nesterov=True)), got {type(optimizer).__name__}")
-        learning_rate = arguments.positive(learning_rate, "learning_rate")
+        learning_rate = _learning_rate(learning_rate)
         momentum = arguments.unit_interval(momentum, "momentum")
         if momentum and optimizer != "sgd":
             name = optimizer if isinstance(optimizer, str) else "an Optimizer object"
             raise ValueError(f"momentum is a setting of optimizer='sgd'; with {name} it must be 0, got {momentum}")
-        if batch_size is not None:
-            batch_size = arguments.integer(batch_size, "batch_size", 1, "None (full batch) or an int >= 1")
+        if batch_size is not None and batch_size != "auto":
+            batch_size = arguments.integer(batch_size, "batch_size", 1, "'auto' (min(200, N)), None (full batch) "
+                                           "or an int >= 1")
         self.optimizer = optimizer
         self.learning_rate = learning_rate
         self.momentum = momentum
@@ -124,7 +149,7 @@ class MLP:
         self.init = init
         self.verbose = arguments.flag(verbose, "verbose")
         self._opt = optimizer if not isinstance(optimizer, str) else _named_optimizer(optimizer, learning_rate, momentum)
-        self._step = TrainStep(self.spec, self._opt)
+        self._step = None if self.spec is None else TrainStep(self.spec, self._opt)
         self._params = None  # [(W (fan_in, fan_out), b (fan_out,)), ...] once initialised
         self._state = None  # the optimizer's state
         self._rng = None  # np.random.Generator
@@ -139,7 +164,7 @@ class MLP:
 
     @property
     def is_classifier(self) -> bool:
-        return self.spec.loss != "mse"
+        return self._loss != "mse"
 
     @property
     def params(self) -> list:
@@ -154,28 +179,48 @@ class MLP:
 
     def __repr__(self):
         opt = self.optimizer if isinstance(self.optimizer, str) else "Optimizer(...)"
-        return (f"MLP(sizes={list(self.spec.sizes)}, hidden={list(self.spec.hidden)}, loss={self.spec.loss!r}, "
-                f"optimizer={opt!r}, learning_rate={self.learning_rate}, batch_size={self.batch_size}, "
+        lr = self.learning_rate if not callable(self.learning_rate) else "schedule"
+        if self.hidden_sizes is not None:
+            net = f"hidden_sizes={self.hidden_sizes}, hidden={self._hidden!r}, loss={self._loss!r}"
+        else:
+            net = f"sizes={list(self.spec.sizes)}, hidden={list(self.spec.hidden)}, loss={self.spec.loss!r}"
+        return (f"MLP({net}, optimizer={opt!r}, learning_rate={lr}, batch_size={self.batch_size!r}, "
                 f"epochs={self.epochs}, seed={self.seed}, dtype={self.dtype.name})")
 
     # ------------------------------------------------------------ training
 
-    def initialize(self, classes=None):
+    def initialize(self, classes=None, n_features=None, n_outputs=None):
         """Start afresh, as fit and the first partial_fit do, without training: a new generator
         from `seed`, parameters drawn from it, a fresh optimizer state, empty histories.
 
-        classes: every label the model will see (classifiers; as in partial_fit). Returns self.
+        classes: every label the model will see (classifiers; as in partial_fit).
+        n_features (and n_outputs, a regressor's target width, default 1): the data's widths,
+        needed only by a model given hidden_sizes. Returns self.
         """
-        classes = self._check_classes(classes) if self.is_classifier else self._no_classes(classes)
+        spec = self.spec
+        if self.hidden_sizes is not None:
+            n_features = arguments.integer(n_features, "n_features", 1, "an int >= 1 (the width of X: this "
+                                           "model was given hidden_sizes only)")
+            if self.is_classifier:
+                if classes is None:
+                    raise ValueError("initialize needs classes= (every label the model will see) to size the output")
+                width = _label_array(classes, "classes")
+            else:
+                width = np.zeros((1, arguments.integer(1 if n_outputs is None else n_outputs, "n_outputs", 1)))
+            spec = self._spec_for(np.zeros((1, n_features)), width)
+        classes = self._check_classes(classes, spec=spec) if self.is_classifier else self._no_classes(classes)
+        self._set_spec(spec)
         self._initialize(classes)
         return self
 
     def fit(self, X, y):
-        """Re-initialise, then train for `epochs` epochs (fewer with early stopping). Returns self."""
-        X, labels = self._check_data(X, y, fitting=True)
+        """Re-initialise, then train for `epochs` epochs (fewer with early stopping). Returns self.
+        A model given hidden_sizes takes its input and output widths from X and y here."""
+        spec = self._spec_for(X, y) if self.hidden_sizes is not None else self.spec
+        X, labels = self._check_data(X, y, spec)
         classes = np.unique(labels) if self.is_classifier else None
         if classes is not None:
-            self._check_classes(classes, what="y")
+            self._check_classes(classes, what="y", spec=spec)
         n = X.shape[0]
         if self.early_stopping:
             n_val = math.ceil(self.validation_fraction * n)
@@ -183,6 +228,7 @@ class MLP:
                 raise ValueError(f"early_stopping holds out ⌈{self.validation_fraction}·{n}⌉ = {n_val} of {n} rows "
                                  "and leaves none to train on: give more rows or a smaller validation_fraction")
         # everything is checked: from here on the model changes
+        self._set_spec(spec)
         self._initialize(classes)
         Y = self._targets(labels, n)  # (N, sizes[-1])
         if self.early_stopping:
@@ -215,16 +261,19 @@ class MLP:
         unless y itself holds every class; later calls must give the same classes or none.
         Labels of y must be among classes_. Early stopping is not applied. Returns self.
         """
-        X, labels = self._check_data(X, y, fitting=False)
         first = self._params is None
+        spec = self.spec
+        if first and self.hidden_sizes is not None:
+            spec = self._spec_for(X, y if classes is None or not self.is_classifier else classes)
+        X, labels = self._check_data(X, y, spec)
         if self.is_classifier:
             if classes is not None:
-                classes = self._check_classes(classes)
+                classes = self._check_classes(classes, spec=spec)
                 if not first and not _same_labels(classes, self.classes_):
                     raise ValueError(f"classes {classes.tolist()} differ from classes_ {self.classes_.tolist()} "
                                      "set by the first call")
             elif first:
-                classes = self._check_classes(np.unique(labels), what="y (pass classes= on the first call)")
+                classes = self._check_classes(np.unique(labels), what="y (pass classes= on the first call)", spec=spec)
             known = classes if first else self.classes_
             unknown = ~_isin(labels, known)
             if unknown.any():
@@ -232,6 +281,7 @@ class MLP:
         else:
             self._no_classes(classes)
         if first:
+            self._set_spec(spec)
             self._initialize(classes)
         self._epoch(X, self._targets(labels, X.shape[0]))
         self._print_epoch()
@@ -299,21 +349,46 @@ class MLP:
         self._check_fitted()
         return _forward(self.spec, self._params, X)  # checks X: (N, sizes[0])
 
-    def _check_data(self, X, y, fitting):
+    def _check_data(self, X, y, spec):
         """(X cast to dtype (N, sizes[0]), labels (N,) or targets), every check done, nothing changed."""
-        X = check_inputs(self.spec, X, dtype=self.dtype)  # (N, sizes[0])
+        X = check_inputs(spec, X, dtype=self.dtype)  # (N, sizes[0])
         n = X.shape[0]
         if self.is_classifier:
             return X, _labels(y, n)
-        encode_targets(self.spec, y, n, dtype=self.dtype)  # checks shape and finiteness
+        encode_targets(spec, y, n, dtype=self.dtype)  # checks shape and finiteness
         return X, y
 
-    def _check_classes(self, classes, what="classes"):
+    def _spec_for(self, X, y):
+        """The network [D, *hidden_sizes, K] for data X (N, D) and labels or targets y (a model
+        given hidden_sizes): K = 1 for two classes (binary_cross_entropy), the number of classes
+        (cross_entropy), or the targets' width (mse). Checks only what the widths need."""
+        arr = as_real_array(X, "X")
+        if arr.ndim != 2 or arr.shape[1] < 1:
+            raise ValueError(f"X must be 2-D of shape (N, D) with D >= 1 features, got shape {arr.shape}")
+        if self.is_classifier:
+            k = len(np.unique(_label_array(y, "y")))
+            if k < 2:
+                raise ValueError(f"y holds {k} distinct label(s); a classifier needs at least 2")
+            binary = self._loss == "binary_cross_entropy" or (self._loss is None and k == 2)
+            n_out, loss = (1, "binary_cross_entropy") if binary else (k, "cross_entropy")
+        else:
+            Y = np.asarray(y)
+            n_out, loss = (Y.shape[1] if Y.ndim == 2 and Y.shape[1] >= 1 else 1), "mse"
+        return NetworkSpec([arr.shape[1], *self.hidden_sizes, n_out], self._hidden, loss, self._l2)
+
+    def _set_spec(self, spec):
+        if spec is not self.spec or self._step is None:
+            self.spec = spec
+            self._step = TrainStep(spec, self._opt)
+            self._gathered = None
+
+    def _check_classes(self, classes, what="classes", spec=None):
         """classes as a sorted array of distinct labels, as many as the head has classes."""
+        spec = spec or self.spec
         classes = np.unique(_label_array(classes, what))
-        need = 2 if self.spec.loss == "binary_cross_entropy" else self.spec.sizes[-1]
+        need = 2 if spec.loss == "binary_cross_entropy" else spec.sizes[-1]
         if len(classes) != need:
-            head = f"sizes[-1] = {self.spec.sizes[-1]} ({self.spec.loss})"
+            head = f"sizes[-1] = {spec.sizes[-1]} ({spec.loss})"
             raise ValueError(f"{what} has {len(classes)} distinct label(s) {classes.tolist()[:10]}, "
                              f"but the network's {head} needs exactly {need}")
         return classes
@@ -354,9 +429,15 @@ class MLP:
         n = arguments.integer(n, "n", 1, "the number of rows, an int >= 1")
         return self._batches(n, copy.deepcopy(self._rng))
 
+    def _batch_rows(self, n):
+        """Rows per batch for an epoch over n rows: 'auto' is min(200, n) (scikit-learn's), None is n."""
+        if self.batch_size is None:
+            return n
+        return min(200 if self.batch_size == "auto" else self.batch_size, n)
+
     def _batches(self, n, rng):
         """Cut n rows into batches of batch_size, in a fresh order from rng when shuffling."""
-        size = n if self.batch_size is None else min(self.batch_size, n)
+        size = self._batch_rows(n)
         order = rng.permutation(n) if self.shuffle and size < n else None  # (N,) or rows as given
         return [slice(i, i + size) if order is None else order[i:i + size] for i in range(0, n, size)]
 
@@ -388,7 +469,7 @@ class MLP:
         from batch to batch (a fresh megabyte-sized array per batch costs page faults, not just a copy)."""
         if isinstance(rows, slice):
             return X[rows], Y[rows]
-        n_b, size = len(rows), self.batch_size  # n_b ≤ batch_size: the last batch may be smaller
+        n_b, size = len(rows), self._batch_rows(X.shape[0])  # n_b ≤ size: the last batch may be smaller
         shapes = ((size, X.shape[1]), (size, Y.shape[1]), X.dtype)
         if self._gathered is None or self._gathered[2] != shapes:
             self._gathered = (np.empty(shapes[0], X.dtype), np.empty(shapes[1], Y.dtype), shapes)
@@ -496,6 +577,26 @@ def _equal_labels(a, b):
 
 def _same_labels(a, b):
     return a.shape == b.shape and bool(np.all(_equal_labels(a, b)))
+
+
+def _learning_rate(value):
+    """A finite float > 0, or a schedule (a callable step -> rate, e.g. manual.optimizers.exponential_decay)."""
+    if callable(value):
+        return value
+    return arguments.real(value, "learning_rate", "a finite float > 0 or a schedule (a callable step -> rate)",
+                          lambda v: 0 < v < math.inf)
+
+
+def _hidden_sizes(sizes):
+    if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__iter__"):
+        raise TypeError(f"hidden_sizes must be a list of ints (the hidden layers' widths), got {sizes!r}")
+    sizes = list(sizes)
+    for s in sizes:
+        if isinstance(s, bool) or not isinstance(s, numbers.Integral):
+            raise TypeError(f"hidden_sizes must be ints, got {s!r} of type {type(s).__name__} in {sizes}")
+        if s < 1:
+            raise ValueError(f"every hidden size must be a positive int, got {sizes}")
+    return [int(s) for s in sizes]
 
 
 def _sizes(sizes):

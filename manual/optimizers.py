@@ -77,12 +77,16 @@ class RmspropState(NamedTuple):
 
 # ---------------------------------------------------------------- schedules
 # A schedule is any callable step -> rate (step = 0, 1, 2, ...), plain Python math.
+# Those made here carry `.config`, a JSON-able dict {"name": ..., arguments} that
+# `schedule_from_config` turns back into the same schedule (MLP.save stores it).
 
 
 def constant(rate) -> Callable[[int], float]:
     """η_k = rate   (= optax.constant_schedule(rate))."""
     rate = arguments.positive(rate, "rate")
-    return lambda step: rate
+    schedule = lambda step: rate  # noqa: E731
+    schedule.config = {"name": "constant", "rate": rate}
+    return schedule
 
 
 def exponential_decay(init_value, decay_rate, transition_steps, staircase=False) -> Callable[[int], float]:
@@ -103,6 +107,8 @@ def exponential_decay(init_value, decay_rate, transition_steps, staircase=False)
         p = step / transition_steps
         return init_value * decay_rate ** (math.floor(p) if staircase else p)
 
+    schedule.config = {"name": "exponential_decay", "init_value": init_value, "decay_rate": decay_rate,
+                       "transition_steps": transition_steps, "staircase": staircase}
     return schedule
 
 
@@ -125,7 +131,29 @@ def step_decay(init_value, boundaries_and_scales) -> Callable[[int], float]:
                 rate = scale * rate
         return rate
 
+    # NOTE: JSON object keys are strings: the boundaries are kept as [step, scale] pairs
+    schedule.config = {"name": "step_decay", "init_value": init_value,
+                       "boundaries_and_scales": [[b, s] for b, s in items]}
     return schedule
+
+
+SCHEDULES = {"constant": constant, "exponential_decay": exponential_decay, "step_decay": step_decay}
+
+
+def schedule_from_config(config) -> Callable[[int], float]:
+    """The schedule a `.config` dict describes (every argument checked again), or a ValueError."""
+    if not isinstance(config, dict) or config.get("name") not in SCHEDULES:
+        raise ValueError(f"a schedule config is a dict with 'name' one of {', '.join(SCHEDULES)}, got {config!r}")
+    kwargs = {k: v for k, v in config.items() if k != "name"}
+    if config["name"] == "step_decay":
+        pairs = kwargs.get("boundaries_and_scales")
+        if not isinstance(pairs, list) or not all(isinstance(p, list) and len(p) == 2 for p in pairs):
+            raise ValueError(f"step_decay's boundaries_and_scales must be [[step, scale], ...], got {pairs!r}")
+        kwargs["boundaries_and_scales"] = {b: s for b, s in pairs}
+    try:
+        return SCHEDULES[config["name"]](**kwargs)
+    except TypeError as err:
+        raise ValueError(f"schedule config {config!r}: {err}") from None
 
 
 # ---------------------------------------------------------------- optimizers

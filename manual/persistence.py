@@ -14,6 +14,13 @@ reads it):
                                        with momentum; adam: mu, nu; rmsprop: nu), like params
     classes                 (K,)       classes_ of a classifier: bool, int, float or str
     loss_history, validation_history   (E,) float64
+    data.{name}             optional   what the caller trained on (`save(..., data=...)`): typed
+                                       arrays (numbers or str, e.g. a scaler's mean and scale,
+                                       feature names), and meta's optional key "data" (JSON)
+
+settings.learning_rate is a float, or {"schedule": config} for a schedule made by
+manual.optimizers (constant, exponential_decay, step_decay; see schedule_from_config).
+settings.sizes is null and settings.hidden_sizes a list for a model given hidden_sizes.
 
 `load` restores everything `fit`/`partial_fit` read, generator included: a loaded
 model continues with `partial_fit` exactly as the saved one would have.
@@ -43,10 +50,13 @@ VERSION = 1
 STATE_FIELDS = {"sgd": ("trace",), "adam": ("mu", "nu"), "rmsprop": ("nu",)}  # per-parameter optimizer state
 
 
-def save(model, path) -> None:
-    """Write `model` (fitted, with a named optimizer) to `path` atomically."""
+def save(model, path, data=None) -> None:
+    """Write `model` (fitted, with a named optimizer) to `path` atomically.
+
+    data: optional (meta, arrays): a JSON-able dict and {name: array of numbers or str}
+    stored beside the model (`load_with_data` returns them)."""
     path = os.fspath(path)
-    arrays = to_arrays(model)  # every check first: a refused save touches no file
+    arrays = to_arrays(model, data)  # every check first: a refused save touches no file
     directory = os.path.dirname(os.path.abspath(path))
     tmp = os.path.join(directory, f".{os.path.basename(path)}.{secrets.token_hex(8)}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask applies, as with open(path, "wb")
@@ -71,11 +81,14 @@ def _write(f, arrays) -> None:
     np.savez(f, **arrays)
 
 
-def to_arrays(model) -> dict:
+def to_arrays(model, data=None) -> dict:
     """{name: typed array} of the file, or a ValueError if `model` cannot be saved."""
     if not isinstance(model.optimizer, str):
         raise ValueError("cannot save an MLP built with an Optimizer object: its rule and schedule are code, "
                          "not data. Use optimizer='sgd', 'adam' or 'rmsprop' to make a model that can be saved")
+    if callable(model.learning_rate) and not isinstance(getattr(model.learning_rate, "config", None), dict):
+        raise ValueError("cannot save an MLP whose learning_rate is a schedule written as code: use one of "
+                         "manual.optimizers' constant, exponential_decay or step_decay, which can be saved")
     params = model.params  # NotFittedError (a ValueError) if there is nothing to save
     state = model._state
     meta = {
@@ -96,15 +109,35 @@ def to_arrays(model) -> dict:
         arrays["classes"] = np.asarray(model.classes_)
     arrays["loss_history"] = np.array(model.loss_history, dtype=np.float64)
     arrays["validation_history"] = np.array(model.validation_history, dtype=np.float64)
+    if data is not None:
+        data_meta, data_arrays = data
+        try:
+            json.dumps(data_meta)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"data's meta must be JSON values: {err}") from None
+        meta["data"] = data_meta
+        arrays["meta"] = np.array(json.dumps(meta))
+        for name, value in data_arrays.items():
+            value = np.asarray(value)
+            if value.dtype.kind not in "biufU":
+                raise ValueError(f"data array {name!r} must hold numbers or str, got dtype {value.dtype}")
+            arrays[f"data.{name}"] = value
     return arrays
 
 
 def settings(model) -> dict:
     """The constructor's arguments, as JSON values."""
+    lr = model.learning_rate
+    if model.hidden_sizes is not None:
+        net = {"sizes": None, "hidden_sizes": list(model.hidden_sizes), "loss": model._loss,
+               "hidden": model._hidden if isinstance(model._hidden, str) else list(model._hidden)}
+    else:
+        net = {"sizes": list(model.spec.sizes), "hidden": list(model.spec.hidden), "loss": model.spec.loss}
     return {
-        "sizes": list(model.spec.sizes), "hidden": list(model.spec.hidden), "loss": model.spec.loss,
-        "optimizer": model.optimizer, "learning_rate": model.learning_rate, "momentum": model.momentum,
-        "l2": model.spec.l2, "batch_size": model.batch_size, "epochs": model.epochs, "shuffle": model.shuffle,
+        **net,
+        "optimizer": model.optimizer, "learning_rate": {"schedule": lr.config} if callable(lr) else lr,
+        "momentum": model.momentum,
+        "l2": model._l2, "batch_size": model.batch_size, "epochs": model.epochs, "shuffle": model.shuffle,
         "seed": model.seed, "dtype": model.dtype.name, "early_stopping": model.early_stopping,
         "validation_fraction": model.validation_fraction, "patience": model.patience, "init": model.init,
         "verbose": model.verbose,
@@ -113,6 +146,11 @@ def settings(model) -> dict:
 
 def load(path):
     """The MLP saved at `path`; ValueError naming the file for anything else."""
+    return load_with_data(path)[0]
+
+
+def load_with_data(path):
+    """(the MLP saved at `path`, data meta or None, {name: array} of the data arrays)."""
     from .mlp import MLP
 
     path = os.fspath(path)
@@ -135,7 +173,8 @@ def load(path):
         raise ValueError(f"{path}: not a readable dualgrad MLP file (truncated, corrupted, pickled or foreign): "
                          f"{type(err).__name__}: {err}") from None
     try:
-        return _from_arrays(MLP, arrays)
+        model, data_meta = _from_arrays(MLP, arrays)
+        return model, data_meta, {name[5:]: a for name, a in arrays.items() if name.startswith("data.")}
     except (_Bad, TypeError, ValueError, KeyError) as err:
         raise ValueError(f"{path}: not a valid dualgrad MLP file: {err}") from None
 
@@ -152,10 +191,24 @@ def _from_arrays(MLP, arrays):
     if version != VERSION:
         raise _Bad(f"format version {version}, this dualgrad reads version {VERSION} only")
     meta = json.loads(_scalar(arrays, "meta", "U"))
-    if not isinstance(meta, dict) or set(meta) != {"settings", "spec", "n_epochs", "best_epoch", "optimizer_count", "rng"}:
+    keys = {"settings", "spec", "n_epochs", "best_epoch", "optimizer_count", "rng"}
+    if not isinstance(meta, dict) or not keys <= set(meta) <= keys | {"data"}:
         raise _Bad("meta does not hold the expected keys")
-    model = MLP(**meta["settings"])  # validates every setting
-    if NetworkSpec.from_dict(meta["spec"]) != model.spec:
+    settings = meta["settings"]
+    if isinstance(settings, dict) and isinstance(settings.get("learning_rate"), dict):
+        from .optimizers import schedule_from_config
+
+        settings = {**settings, "learning_rate": schedule_from_config(settings["learning_rate"].get("schedule"))}
+    if not isinstance(settings, dict):
+        raise _Bad("settings must be a dict")
+    model = MLP(**settings)  # validates every setting
+    spec = NetworkSpec.from_dict(meta["spec"])
+    if model.hidden_sizes is not None:
+        fits = (list(spec.sizes[1:-1]) == model.hidden_sizes and model._loss in (None, spec.loss)
+                and spec.l2 == model._l2)
+        if fits:
+            model._set_spec(spec)
+    if spec != model.spec:
         raise _Bad(f"spec {meta['spec']} disagrees with the settings")
     params = _read_tree(arrays, "params", model.spec.layer_shapes(), model.dtype)
     state = model._opt.init(params)
@@ -189,7 +242,7 @@ def _from_arrays(MLP, arrays):
     model.loss_history = histories["loss_history"].tolist()
     model.validation_history = histories["validation_history"].tolist()
     model.n_epochs_, model.best_epoch_ = n_epochs, best
-    return model
+    return model, meta.get("data")
 
 
 def _tree(prefix, tree) -> dict:

@@ -88,7 +88,7 @@ def test_default_loss_follows_the_output_width():
 
 def test_loss_history_is_the_row_weighted_mean_of_batch_losses():
     X, y = moons(50)
-    model = MLP([2, 4, 2], batch_size=20, epochs=1, shuffle=False, learning_rate=0.1)
+    model = MLP([2, 4, 2], optimizer="sgd", batch_size=20, epochs=1, shuffle=False, learning_rate=0.1)
     model.initialize(classes=[0, 1])
     params = copy.deepcopy(model.params)
     opt = mo.sgd(0.1)
@@ -177,7 +177,8 @@ def test_partial_fit_epochs_equal_fit(batch_size, shuffle):
 def test_full_batch_equals_training_by_hand_with_train_step():
     """batch_size=None, shuffle=False: each epoch is one TrainStep on all rows, from init_params(seed)."""
     X, y = moons()
-    model = MLP([2, 5, 1], learning_rate=0.1, momentum=0.5, epochs=4, shuffle=False).fit(X, y)
+    model = MLP([2, 5, 1], optimizer="sgd", learning_rate=0.1, momentum=0.5, batch_size=None, epochs=4,
+                shuffle=False).fit(X, y)
     rng = np.random.default_rng(0)
     params = init_params(model.spec, seed=int(rng.integers(2**63)))
     opt = mo.sgd(0.1, momentum=0.5)
@@ -332,7 +333,7 @@ def test_non_finite_loss_raises_and_keeps_the_last_finite_params(batch_size, lea
     params are exactly those after the last finite update, as a replay of the same updates shows."""
     X, y = moons()
     X = X * 1e3
-    kw = dict(learning_rate=learning_rate, batch_size=batch_size, shuffle=False, epochs=50)
+    kw = dict(optimizer="sgd", learning_rate=learning_rate, batch_size=batch_size, shuffle=False, epochs=50)
     model = MLP([2, 16, 16, 2], **kw)
     with pytest.raises(NonFiniteError, match="NaN or infinite") as info:
         model.fit(X, y)
