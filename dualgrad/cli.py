@@ -3,6 +3,7 @@
     dualgrad verify                       # a seeded sweep of 60 random networks (every activation, every loss)
     dualgrad verify --sizes 10 64 3 --hidden relu --loss cross_entropy --batch 32 --seed 0 [--fd] [--l2 0.01]
     dualgrad explain --sizes 10 64 3 [--hidden relu] [--loss cross_entropy] [--batch 32] [--format markdown]
+    dualgrad explain --sizes 2 8 1 --batch 4 --plot graph.png   # and the computation graph, drawn
     dualgrad train moons --hidden-sizes 16 16 --optimizer adam --epochs 200 --out plots/ [--check]
     dualgrad verify --import my_activations.py --hidden softsign    # a user's registered activation
 
@@ -136,6 +137,8 @@ def build_parser() -> argparse.ArgumentParser:
                                          "gradient's measured error against jax.grad.")
     _network_arguments(explain, sizes_required=True)
     explain.add_argument("--format", choices=("text", "markdown"), default="text")
+    explain.add_argument("--plot", metavar="FILE", help="also draw the computation graph into FILE (.png or .svg; "
+                                                        "needs matplotlib: pip install 'dualgrad[plot]')")
     explain.set_defaults(run=_explain)
 
     train = sub.add_parser("train", help="train an MLP on a toy data set or a CSV file",
@@ -377,10 +380,33 @@ def _explain(args) -> int:
         raise CliError(f"--seed must be a non-negative int, got {args.seed}")
     spec = _spec_from(args.sizes, args.hidden, args.loss, args.l2)
     _check_reference_twins(spec.hidden)
+    if args.plot is not None:
+        _check_plot_file(args.plot)
     from .explain import explain
 
     print(explain(spec, batch=args.batch or 32, seed=args.seed, fmt=args.format))
+    if args.plot is not None:
+        from .graph_plot import draw_graph
+
+        try:
+            draw_graph(spec, args.plot, batch=args.batch or 32, seed=args.seed)
+        except OSError as err:
+            raise CliError(f"--plot {args.plot}: cannot write it: {err.strerror or err}") from None
+        print(f"wrote {args.plot}")
     return 0
+
+
+def _check_plot_file(path):
+    """--plot FILE: a .png or .svg in an existing directory, and matplotlib installed (else exit 2 at once)."""
+    from .train import PLOT_INSTALL, plot_support
+
+    if os.path.splitext(path)[1].lower() not in (".png", ".svg"):
+        raise CliError(f"--plot {path}: the file must end in .png or .svg")
+    folder = os.path.dirname(path) or "."
+    if not os.path.isdir(folder):
+        raise CliError(f"--plot {path}: no such directory {folder!r}")
+    if not plot_support():
+        raise CliError(f"--plot needs matplotlib to draw the graph: {PLOT_INSTALL}")
 
 
 # ---- train ------------------------------------------------------------------

@@ -91,15 +91,29 @@ def explain(spec: NetworkSpec, batch: int = 32, seed: int = 0, fmt: str = "text"
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; valid: {', '.join(FORMATS)}")
+    d = derivation(spec, batch, seed)
+    render = _render_markdown if fmt == "markdown" else _render_text
+    return render(spec, batch, seed, d.forward, d.backward, d.report, d.delta_rows)
+
+
+class Derivation(NamedTuple):
+    """The steps `explain` writes (and `graph_plot` draws), with the measured rows."""
+
+    forward: List[Step]
+    backward: List[Step]  # δ, dW, db steps carry `row`, their error against jax.grad
+    report: object  # the GradientReport of dW and db
+    delta_rows: List[GradientRow]  # one per layer, name 'dz'
+
+
+def derivation(spec: NetworkSpec, batch: int = 32, seed: int = 0) -> Derivation:
+    """The forward and backward steps of `spec`, measured on `random_case(spec, batch, seed)`."""
     if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
         raise ValueError(f"batch must be a positive int, got {batch!r}")
     case = random_case(spec, batch, seed)
     report = check_gradients(spec, *case)
     delta_rows = measure_deltas(spec, *case)
     rows = {(row.layer, row.name): row for row in (*report, *delta_rows)}
-    forward, backward = _forward_steps(spec, batch), _backward_steps(spec, batch, rows)
-    render = _render_markdown if fmt == "markdown" else _render_text
-    return render(spec, batch, seed, forward, backward, report, delta_rows)
+    return Derivation(_forward_steps(spec, batch), _backward_steps(spec, batch, rows), report, delta_rows)
 
 
 def measure_deltas(spec: NetworkSpec, params, X, y) -> List[GradientRow]:
