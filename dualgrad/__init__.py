@@ -13,3 +13,10 @@ from .check import GradientReport as GradientReport
 from .check import GradientRow as GradientRow
 from .check import check_gradients as check_gradients
 from .check import random_case as random_case
+from .check import LOSS_RTOL as LOSS_RTOL
+from .conventions import Conventions as Conventions
+from .implementation import ImplementationError as ImplementationError
+from .registry import register_activation as register_activation
+from .registry import register_loss as register_loss
+from .result import CheckResult as CheckResult
+from .user_check import check_implementation as check_implementation

@@ -6,9 +6,17 @@
     report.to_json()         # the same, machine-readable
 
 Both sides run in float64 (params, X and float targets are cast first). The
-manual side is `manual.loss_and_grads`; the reference is `reference.bucketed`
-(one compiled jax.grad for every shape, proven equal to the plain reference in
+checked side is `manual.loss_and_grads`, or your own function with `impl=fn`
+(`dualgrad.implementation` says what it takes and returns; `dualgrad.conventions`
+lists the layouts and loss conventions it may follow, as keyword arguments);
+the report names it. The reference is `reference.bucketed` (one compiled
+jax.grad for every shape, checked equal to the plain reference in
 tests/test_bucketed.py).
+
+Before the gradients, the forwards: the loss (and the head's output, when the
+function returns it) must agree within LOSS_RTOL, and a report whose loss differs
+says that the forward passes differ, which explains failing leaves. Registered
+activations and losses are checked elementwise first (`dualgrad.diagnose`).
 
 Tolerance against jax.grad, per leaf (one dW or db), elementwise
 (`dualgrad.compare`, the one comparison every gradient check uses):
@@ -62,6 +70,7 @@ from reference import bucketed
 
 from .compare import ATOL, RTOL, leaf_error, network_scale
 
+LOSS_RTOL = 1e-6  # |L − L_ref| ≤ LOSS_RTOL·max(1, |L_ref|): room for log(p + ε) with ε ≤ 1e-15 at p ≥ 1e-9
 FD_STEP = 1e-6  # h = FD_STEP·max(1, |θ|)
 FD_RTOL = 1e-5
 FD_LOSS_ATOL = 1e-7  # absolute floor, times max(1, |L|)
@@ -88,6 +97,9 @@ class GradientRow:
     fd_max_rel: Optional[float] = None
     fd_passed: Optional[bool] = None
     n_on_kink: int = 0  # entries whose FD straddles a kink (left out of the FD verdict)
+    worst_index: Optional[Tuple[int, ...]] = None  # the entry furthest out of tolerance
+    value: Optional[float] = None  # the checked implementation's value there
+    value_reference: Optional[float] = None  # jax.grad's value there
 
     @property
     def on_kink(self) -> bool:
@@ -122,10 +134,16 @@ class GradientReport:
 
     spec: NetworkSpec
     batch: int
-    loss: float  # manual
-    loss_reference: float  # jax
+    loss: float  # the checked implementation's
+    loss_reference: float  # jax, under the same conventions
     fd: bool
     rows: Tuple[GradientRow, ...]
+    implementation: str = "manual.loss_and_grads"  # what was checked
+    conventions: Optional[dict] = None  # the user's conventions (dualgrad.conventions), None for ours
+    loss_passed: bool = True  # |loss − loss_reference| within LOSS_RTOL
+    output_max_rel: Optional[float] = None  # the head's output vs jax, when the implementation returned it
+    output_passed: Optional[bool] = None
+    notes: Tuple[str, ...] = ()  # diagnoses: forwards that differ, a kink convention, ...
 
     def __iter__(self):
         return iter(self.rows)
@@ -138,55 +156,102 @@ class GradientReport:
 
     @property
     def passed(self) -> bool:
-        return all(row.passed for row in self.rows)
+        return self.loss_passed and self.output_passed is not False and all(row.passed for row in self.rows)
+
+    @property
+    def forwards_differ(self) -> bool:
+        return not self.loss_passed or self.output_passed is False
 
     def to_dict(self) -> dict:
         return {
+            "implementation": self.implementation,
+            "conventions": self.conventions,
             "spec": self.spec.to_dict(),
             "batch": self.batch,
             "loss": _json_float(self.loss),
             "loss_reference": _json_float(self.loss_reference),
+            "loss_passed": self.loss_passed,
+            "output_max_rel_err": _json_float(self.output_max_rel),
+            "output_passed": self.output_passed,
             "fd": self.fd,
             "tolerance": tolerance_dict(self.fd),
             "passed": self.passed,
+            "notes": list(self.notes),
             "rows": [row.to_dict() for row in self.rows],
         }
 
     def to_json(self, indent: Optional[int] = 2) -> str:
         return json.dumps(self.to_dict(), indent=indent)
 
+    def heading(self) -> str:
+        """'checked: NAME against jax.grad (float64)' and the conventions, when not ours."""
+        text = f"checked: {self.implementation} against jax.grad (float64)"
+        if self.conventions is not None:
+            from .conventions import Conventions
+
+            text += f"; conventions: {Conventions(**self.conventions).describe()}"
+        return text
+
+    def forward_line(self) -> str:
+        """'loss: yours 0.69, jax 0.69 (pass)' and the output's error when it was returned."""
+        text = (f"loss: yours {self.loss:.10g}, jax {self.loss_reference:.10g} "
+                f"({'pass' if self.loss_passed else 'FAIL'})")
+        if self.output_passed is not None:
+            text += f"; output: max rel err {_num(self.output_max_rel)} ({'pass' if self.output_passed else 'FAIL'})"
+        return text
+
     def table(self) -> str:
-        """A plain-text table, one line per leaf, and a verdict line."""
+        """The heading, a plain-text table with one line per leaf, the forward line, notes and a verdict."""
         header, lines = table_lines(self.rows, fd=self.fd)
         verdict = "PASS" if self.passed else "FAIL"
-        return "\n".join([header, *lines, f"{verdict}: {summary_text(self.rows)}"])
+        notes = [f"note: {note}" for note in self.notes]
+        return "\n".join([self.heading(), header, *lines, self.forward_line(), *notes,
+                          f"{verdict}: {summary_text(self.rows)}"])
 
     def __str__(self) -> str:
         return self.table()
 
 
 def tolerance_dict(fd: bool) -> dict:
-    tol = {"rtol": RTOL, "atol": ATOL}
+    tol = {"rtol": RTOL, "atol": ATOL, "loss_rtol": LOSS_RTOL}
     if fd:
         tol.update(fd_step=FD_STEP, fd_rtol=FD_RTOL, fd_loss_atol=FD_LOSS_ATOL)
     return tol
 
 
-def check_gradients(spec: NetworkSpec, params, X, y, fd: bool = False) -> GradientReport:
-    """Compare `manual.loss_and_grads` with jax.grad (and central differences when fd=True).
+def check_gradients(spec: NetworkSpec, params, X, y, fd: bool = False, *, impl=None,
+                    loss_rtol: float = LOSS_RTOL, **conventions) -> GradientReport:
+    """Compare an implementation's gradients with jax.grad (and central differences when fd=True).
 
     spec    -- a NetworkSpec
-    params  -- [(W (fan_in, fan_out), b (fan_out,)), ...], float32 or float64 (cast to float64)
+    params  -- [(W, b), ...], float32 or float64 (cast to float64): W (fan_in, fan_out) and
+               b (fan_out,), or in the layout your `conventions` name
     X       -- (N, sizes[0]) inputs
     y       -- labels for the loss, as `manual.loss_and_grads` takes them
-    fd      -- also compute central finite differences of the manual loss
+    fd      -- also compute central finite differences of the loss
+    impl    -- your function fn(params, X, y) -> (loss, grads[, output]) (`dualgrad.implementation`);
+               None checks `manual.loss_and_grads`. The report names what it checked.
+    loss_rtol    -- the loss comparison's tolerance, relative to max(1, |L|)
+    conventions  -- layout, bias, reduction, mse, head, kink, targets (`dualgrad.conventions`),
+                    with impl only
 
     Returns a `GradientReport`: one row per layer and parameter with the max
-    absolute and relative error of manual vs jax.grad (tolerance in the module
+    absolute and relative error against jax.grad (tolerance in the module
     docstring), the FD errors when fd=True, and the number of entries whose
-    FD straddles a kink (`on_kink`, not failed). Bad inputs raise the same
-    ValueError or TypeError as `manual.loss_and_grads`.
+    FD straddles a kink (`on_kink`, not failed); the loss of both sides. Bad
+    inputs raise ValueError or TypeError naming what was expected; an impl that
+    returns something that cannot be compared, or raises, raises an
+    `ImplementationError` (also a TypeError or ValueError).
     """
+    if impl is not None:
+        from .user_check import check_case
+
+        return check_case(impl, spec, params, X, y, fd=fd, loss_rtol=loss_rtol, **conventions)
+    if conventions:
+        raise TypeError(f"check_gradients: conventions ({', '.join(sorted(conventions))}) describe your own "
+                        "implementation: pass it as impl=fn too")
+    from .diagnose import check_functions
+
     check_spec(spec)
     params = [(np.asarray(W, np.float64), np.asarray(b, np.float64)) for W, b in check_params(spec, params)]
     X = check_inputs(spec, X, dtype=np.float64)  # (N, sizes[0])
@@ -194,6 +259,7 @@ def check_gradients(spec: NetworkSpec, params, X, y, fd: bool = False) -> Gradie
     if y.dtype.kind == "f":
         y = y.astype(np.float64)
     loss_m, grads_m = manual.loss_and_grads(spec, params, X, y)
+    problems = check_functions(spec)
     _, loss_r, grads_r = bucketed.forward_loss_and_grads(spec, params, X, y)
     fd_grads = _finite_differences(spec, params, X, y) if fd else None
     rows = []
@@ -202,12 +268,15 @@ def check_gradients(spec: NetworkSpec, params, X, y, fd: bool = False) -> Gradie
         for k, name in enumerate(("dW", "db")):
             err = leaf_error(f"layer {l + 1}, {name}", gm[k], gr[k], scale=scale)
             row = dict(layer=l + 1, name=name, shape=tuple(gm[k].shape), max_abs=err.max_abs,
-                       max_rel=err.max_rel, ref_passed=err.passed)
+                       max_rel=err.max_rel, ref_passed=err.passed, worst_index=err.worst_index,
+                       value=err.manual_value, value_reference=err.ref_value)
             if fd_grads is not None:
                 fd_value, kink = fd_grads[l][k]
                 row.update(_fd_errors(gm[k], fd_value, kink, loss_m))
             rows.append(GradientRow(**row))
-    return GradientReport(spec, X.shape[0], float(loss_m), float(loss_r), bool(fd), tuple(rows))
+    loss_passed = abs(loss_m - loss_r) <= LOSS_RTOL * max(1.0, abs(loss_r)) and not problems
+    return GradientReport(spec, X.shape[0], float(loss_m), float(loss_r), bool(fd), tuple(rows),
+                          loss_passed=bool(loss_passed), notes=tuple(problems))
 
 
 def random_case(spec: NetworkSpec, batch: int, seed: int = 0, zeros: float = 0.0):
@@ -226,9 +295,10 @@ def random_labels(spec: NetworkSpec, n: int, rng: np.random.Generator, scale: fl
     """n labels valid for the loss, from rng: class indices (N,) for cross_entropy, 0/1 floats (N,)
     for binary_cross_entropy, real targets (N, K) ~ N(0, scale²) for mse."""
     k = spec.sizes[-1]
-    if spec.loss == "cross_entropy":
+    kind = _spec.LOSS_TARGETS[spec.loss]
+    if kind == "classes":
         return rng.integers(0, k, size=n)  # (N,) class indices
-    if spec.loss == "binary_cross_entropy":
+    if kind == "binary":
         return rng.integers(0, 2, size=n).astype(np.float64)  # (N,) 0/1
     return rng.standard_normal((n, k)) * scale  # (N, K) real targets
 

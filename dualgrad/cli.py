@@ -32,13 +32,18 @@ write nothing.
       "networks": [                   # one per checked network, in order
         {
           "id": int,                  # 1-based, as in the table
+          "implementation": str,      # what was checked: "manual.loss_and_grads", or --impl's function
+          "conventions": {...} | null,  # --impl's conventions (layout, bias, reduction, mse, head, kink, targets)
           "spec": {"sizes": [int], "hidden": [str], "loss": str, "l2": float},
           "batch": int,               # N
-          "loss": float, "loss_reference": float,   # manual and jax values of the loss
+          "loss": float, "loss_reference": float,   # the checked and the jax values of the loss
+          "loss_passed": bool,        # within loss_rtol
+          "output_max_rel_err": float | null, "output_passed": bool | null,  # when --impl returns the output
           "fd": bool,
-          "tolerance": {"rtol": 1e-9, "atol": 1e-12,                  # vs jax.grad
+          "tolerance": {"rtol": 1e-9, "atol": 1e-12, "loss_rtol": 1e-6,  # vs jax.grad
                         "fd_step": 1e-6, "fd_rtol": 1e-5, "fd_loss_atol": 1e-7},  # fd keys only with --fd
           "passed": bool,
+          "notes": [str],             # diagnoses: forwards that differ, a kink convention, a factor N, ...
           "rows": [                   # layer 1 dW, layer 1 db, layer 2 dW, ...
             {
               "layer": int,           # 1-based

@@ -19,6 +19,17 @@ Re-registering a name (after unregistering it) with other functions is fine on
 both sides: the reference's compiled fast path is keyed on the JAX functions
 themselves, so a changed one is compiled anew.
 
+Losses work the same way (`register_loss`, `registered_loss`): the NumPy side gives
+the loss and dL/ds from the logits s, the JAX side the loss alone, and the name is
+then valid in specs, strategies, `verify --loss NAME`, `explain` and `check_implementation`:
+
+    register_loss("hinge_sq", value_and_dlogits, jax_fn, targets="classes", output=..., jax_output=...)
+
+Before any network is checked, every registered activation and loss in play is
+compared elementwise with its JAX twin and with jax.grad on a grid of points
+(`dualgrad.diagnose`), so a wrong derivative is reported as "arctan'(0.5): yours
+0.8, jax.grad 0.8" rather than as failing leaves.
+
 From the command line, put the registration in a module or .py file and load it
 with `--import`: `dualgrad verify --import my_activations.py --hidden softsign`.
 """
@@ -74,6 +85,67 @@ def registered_activation(name: str, forward, derivative, jax_fn):
         yield name
     finally:
         unregister_activation(name)
+
+
+def register_loss(name: str, value_and_dlogits, jax_fn, *, targets: str = "real", output=None,
+                  jax_output=None, head: str = "identity") -> None:
+    """Register the loss `name` with `manual` and with `reference`.
+
+    value_and_dlogits(s, Y) -> (L, dL/ds)  NumPy: the mean over the batch of a per-example loss
+                                           of the logits s (N, K) and targets Y (N, K)
+    jax_fn(s, Y) -> L                       jax.numpy: the same loss, differentiated by jax.grad
+    targets   "real" (Y as given, (N, K)), "classes" (class indices or one-hot rows, K ≥ 2) or
+              "binary" (0/1 labels, one output)
+    output, jax_output   the head's predictions from s (NumPy, JAX); default the identity
+    head      the head's name in reports ("identity", "sigmoid", "softmax", ...)
+
+    The arguments are all checked before either table changes.
+    """
+    from manual import losses as _manual_losses
+    from reference import losses as _reference_losses
+
+    for fn, what in ((value_and_dlogits, "value_and_dlogits(s, Y)"), (jax_fn, "jax_fn(s, Y)")):
+        if not callable(fn):
+            raise TypeError(f"register_loss needs a callable {what}, got {fn!r}")
+    for fn, what in ((output, "output(s)"), (jax_output, "jax_output(s)")):
+        if fn is not None and not callable(fn):
+            raise TypeError(f"register_loss: {what} must be callable or None, got {fn!r}")
+    if name in _manual_losses.BUILT_IN:
+        raise ValueError(f"{name!r} is a built-in loss; register yours under another name")
+    from manual import spec as _spec
+
+    if not isinstance(name, str) or not name.isidentifier():
+        raise ValueError(f"loss name must be an identifier string, got {name!r}")
+    if targets not in _spec.TARGET_KINDS:
+        raise ValueError(f"targets must be one of {', '.join(map(repr, _spec.TARGET_KINDS))}, got {targets!r}")
+    _manual_losses.register_loss(name, value_and_dlogits, output=output, targets=targets, head=head)
+    _reference_losses.register_loss(name, jax_fn, output=jax_output)
+
+
+def unregister_loss(name: str) -> None:
+    """Remove the loss `name` from both sides (whichever has it); ValueError if neither does."""
+    from manual import losses as _manual_losses
+    from reference import losses as _reference_losses
+
+    known = [m for m in (_manual_losses, _reference_losses) if name in m.LOSSES]
+    if name in _manual_losses.BUILT_IN or not known:
+        raise ValueError(f"loss {name!r} is not a registered (non-built-in) loss")
+    for module in known:
+        module.unregister_loss(name)
+
+
+@contextmanager
+def registered_loss(name: str, value_and_dlogits, jax_fn, **options):
+    """Register the loss `name` on both sides for the `with` block, and remove it afterwards."""
+    from manual import losses as _manual_losses
+
+    if name in _manual_losses.LOSSES:
+        raise ValueError(f"loss {name!r} is already registered; choose an unused name")
+    register_loss(name, value_and_dlogits, jax_fn, **options)
+    try:
+        yield name
+    finally:
+        unregister_loss(name)
 
 
 def import_plugin(target: str):

@@ -8,6 +8,7 @@ from .activations import Activation as Activation
 from .activations import register_activation as register_activation
 from .initializers import init_params as init_params
 from .losses import LOSSES as LOSSES
+from .losses import register_loss as register_loss
 from .network import backward as backward
 from .network import forward as forward
 from .network import forward_with_cache as forward_with_cache

@@ -21,6 +21,7 @@ from typing import Callable, Dict, NamedTuple, Tuple
 
 import numpy as np
 
+from . import spec as _spec
 from .activations import sigmoid
 
 
@@ -79,6 +80,52 @@ LOSSES: Dict[str, Loss] = {
     "cross_entropy": Loss("cross_entropy", softmax, cross_entropy),
     "mse": Loss("mse", lambda s: s, mse),
 }
+
+
+def sigmoid_mse(s, Y):
+    """p = σ(s),  L = (1/(N K)) Σ (p − Y)²;  dL/ds = 2 (p − Y) ⊙ p (1 − p) / (N K).
+
+    The squared error of a sigmoid head (the network of many first courses). Unlike the
+    fused heads above, σ' = p (1 − p) does not cancel: saturated units learn slowly. Not
+    in LOSSES: `dualgrad` registers it (as "sigmoid_mse") when a check asks for head="sigmoid"
+    with mse.
+    """
+    p = sigmoid(s)  # (N, K)
+    r = p - Y  # (N, K)
+    loss = np.mean(r * r)
+    ds = 2.0 * r * p * (1.0 - p) / r.size  # (N, K)
+    return float(loss), ds
+
+
+BUILT_IN = tuple(LOSSES)
+
+
+def register_loss(name: str, value_and_dlogits, output=None, targets: str = "real", head: str = "identity") -> Loss:
+    """Add a loss of the logits s: `value_and_dlogits(s, Y) -> (L, dL/ds)`, the mean over the batch.
+
+    output   -- `output(s) -> predictions` (the head; default: the identity)
+    targets  -- what y holds: "real" (Y (N, K), as mse), "classes" (class indices or one-hot, as
+                cross_entropy) or "binary" (0/1 with one output, as binary_cross_entropy)
+    head     -- the head's name, shown in reports ("identity", "sigmoid", ...)
+
+    The name becomes valid in `NetworkSpec` at once. Register the JAX twin with
+    `reference.register_loss(name, fn)` so that verification covers it.
+    """
+    if not callable(value_and_dlogits) or (output is not None and not callable(output)):
+        raise TypeError("register_loss needs callables: value_and_dlogits(s, Y) and, optionally, output(s)")
+    _spec.register_loss_name(name, head, targets)
+    LOSSES[name] = Loss(name, output or (lambda s: s), value_and_dlogits)
+    return LOSSES[name]
+
+
+def unregister_loss(name: str) -> None:
+    """Remove a loss added with `register_loss`; built-in losses cannot be removed."""
+    if name in BUILT_IN:
+        raise ValueError(f"{name!r} is a built-in loss and cannot be unregistered")
+    if name not in LOSSES:
+        raise ValueError(f"loss {name!r} is not registered")
+    del LOSSES[name]
+    _spec.unregister_loss_name(name)
 
 
 def get_loss(name: str) -> Loss:

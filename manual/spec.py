@@ -39,7 +39,13 @@ LOSS_HEADS = {
     "cross_entropy": "softmax",  # K >= 2 outputs, integer or one-hot labels
     "mse": "identity",  # any number of outputs, real targets
 }
-LOSS_NAMES: Tuple[str, ...] = tuple(LOSS_HEADS)
+# loss name -> what its labels are: "binary" (0/1, one output), "classes" (class indices or
+# one-hot rows, K >= 2 outputs) or "real" (real targets (N, K)); see validation.encode_targets
+LOSS_TARGETS = {"binary_cross_entropy": "binary", "cross_entropy": "classes", "mse": "real"}
+TARGET_KINDS = ("binary", "classes", "real")
+# A list, like ACTIVATION_NAMES: `register_loss_name` extends it in place.
+LOSS_NAMES: list = list(LOSS_HEADS)
+BUILT_IN_LOSSES: Tuple[str, ...] = tuple(LOSS_NAMES)
 
 Params = list  # [(W, b), ...] as described above
 
@@ -52,6 +58,32 @@ def register_activation_name(name: str) -> None:
         ACTIVATION_NAMES.append(name)
 
 
+def register_loss_name(name: str, head: str, targets: str) -> None:
+    """Make `name` a valid loss in specs, with its head's name (for reports) and label kind
+    (see `manual.register_loss`)."""
+    if not isinstance(name, str) or not name.isidentifier():
+        raise ValueError(f"loss name must be an identifier string, got {name!r}")
+    if name in BUILT_IN_LOSSES:
+        raise ValueError(f"{name!r} is a built-in loss; register yours under another name")
+    if not isinstance(head, str) or not head:
+        raise TypeError(f"head must be the name of the output activation (e.g. 'sigmoid'), got {head!r}")
+    if targets not in TARGET_KINDS:
+        raise ValueError(f"targets must be one of {', '.join(map(repr, TARGET_KINDS))}, got {targets!r}")
+    LOSS_HEADS[name] = head
+    LOSS_TARGETS[name] = targets
+    if name not in LOSS_NAMES:
+        LOSS_NAMES.append(name)
+
+
+def unregister_loss_name(name: str) -> None:
+    if name in BUILT_IN_LOSSES:
+        raise ValueError(f"{name!r} is a built-in loss and cannot be unregistered")
+    LOSS_HEADS.pop(name, None)
+    LOSS_TARGETS.pop(name, None)
+    if name in LOSS_NAMES:
+        LOSS_NAMES.remove(name)
+
+
 @dataclass(frozen=True)
 class NetworkSpec:
     """What a network is: layer sizes, hidden activations, loss and L2 strength.
@@ -59,7 +91,7 @@ class NetworkSpec:
     sizes   -- (n_inputs, hidden..., n_outputs), at least two positive ints.
     hidden  -- one activation name for every hidden layer, or one name per
                hidden layer (len(sizes) - 2 names); stored as a tuple of names.
-    loss    -- 'binary_cross_entropy' | 'cross_entropy' | 'mse'; fixes the head.
+    loss    -- 'binary_cross_entropy' | 'cross_entropy' | 'mse' (or a registered loss); fixes the head.
     l2      -- adds (l2 / 2) Σ_l ‖W_l‖² to the loss (weights only, not biases).
 
     Construction validates and normalises the arguments; a spec is immutable
@@ -147,13 +179,14 @@ def _check_hidden(hidden, n_hidden: int) -> Tuple[str, ...]:
 def _check_loss(loss, n_outputs: int) -> str:
     if not isinstance(loss, str) or loss not in LOSS_HEADS:  # (a list would not even hash)
         raise ValueError(f"unknown loss {loss!r}; valid names: {', '.join(LOSS_NAMES)}")
-    if loss == "binary_cross_entropy" and n_outputs != 1:
+    kind = LOSS_TARGETS[loss]
+    if kind == "binary" and n_outputs != 1:
         raise ValueError(
-            f"binary_cross_entropy needs exactly 1 output unit (a sigmoid head), got sizes[-1] = {n_outputs}"
+            f"{loss} needs exactly 1 output unit (a {LOSS_HEADS[loss]} head), got sizes[-1] = {n_outputs}"
         )
-    if loss == "cross_entropy" and n_outputs < 2:
+    if kind == "classes" and n_outputs < 2:
         raise ValueError(
-            f"cross_entropy needs at least 2 output units (a softmax head), got sizes[-1] = {n_outputs}; "
+            f"{loss} needs at least 2 output units (a {LOSS_HEADS[loss]} head), got sizes[-1] = {n_outputs}; "
             "use binary_cross_entropy for one output"
         )
     return loss

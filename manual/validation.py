@@ -123,36 +123,40 @@ def encode_targets(spec: NetworkSpec, y, n: int, dtype=np.float64) -> np.ndarray
                           or one-hot rows of shape (N, K)         -> Y as given
     mse:                  real targets (N, K), or (N,) when K = 1 -> Y (N, K)
     """
+    from .spec import LOSS_TARGETS
+
     k = spec.sizes[-1]
+    kind = LOSS_TARGETS[spec.loss]  # "binary", "classes" or "real"
+    loss = spec.loss
     arr = as_real_array(y, "y")
     if arr.ndim == 0 or arr.shape[0] != n:
         raise ValueError(f"y must have one label per row of X (N = {n}), got shape {arr.shape}")
-    if spec.loss == "binary_cross_entropy":
+    if kind == "binary":
         if arr.shape not in ((n,), (n, 1)):
-            raise ValueError(f"binary_cross_entropy labels must have shape ({n},) or ({n}, 1), got {arr.shape}")
+            raise ValueError(f"{loss} labels must have shape ({n},) or ({n}, 1), got {arr.shape}")
         check_finite(arr.astype(np.float64), "y")
         if not np.isin(arr, (0, 1)).all():
-            raise ValueError(f"binary_cross_entropy labels must be 0 or 1, got values {_some(arr[~np.isin(arr, (0, 1))])}")
+            raise ValueError(f"{loss} labels must be 0 or 1, got values {_some(arr[~np.isin(arr, (0, 1))])}")
         return arr.reshape(n, 1).astype(dtype)
-    if spec.loss == "cross_entropy":
+    if kind == "classes":
         if arr.ndim == 1:
             check_finite(arr.astype(np.float64), "y")
             if not (np.equal(np.mod(arr, 1), 0).all() and (arr >= 0).all() and (arr < k).all()):
                 bad = arr[~(np.equal(np.mod(arr, 1), 0) & (arr >= 0) & (arr < k))]
-                raise ValueError(f"cross_entropy labels must be integers in [0, {k}), got {_some(bad)}")
+                raise ValueError(f"{loss} labels must be integers in [0, {k}), got {_some(bad)}")
             Y = np.zeros((n, k), dtype=dtype)
             Y[np.arange(n), arr.astype(np.int64)] = 1
             return Y
         if arr.shape != (n, k):
-            raise ValueError(f"cross_entropy labels must be integers of shape ({n},) or one-hot of shape ({n}, {k}), got {arr.shape}")
+            raise ValueError(f"{loss} labels must be integers of shape ({n},) or one-hot of shape ({n}, {k}), got {arr.shape}")
         if not (np.isin(arr, (0, 1)).all() and (arr.sum(axis=1) == 1).all()):
-            raise ValueError("one-hot cross_entropy labels must be 0/1 with exactly one 1 in each row")
+            raise ValueError(f"one-hot {loss} labels must be 0/1 with exactly one 1 in each row")
         return arr.astype(dtype)
-    # mse
+    # real targets (mse)
     if arr.shape == (n,) and k == 1:
         arr = arr.reshape(n, 1)
     if arr.shape != (n, k):
-        raise ValueError(f"mse targets must have shape ({n}, {k})" + (f" or ({n},)" if k == 1 else "") + f", got {arr.shape}")
+        raise ValueError(f"{loss} targets must have shape ({n}, {k})" + (f" or ({n},)" if k == 1 else "") + f", got {arr.shape}")
     arr = arr.astype(dtype)
     check_finite(arr, "y")
     return arr

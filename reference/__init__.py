@@ -7,6 +7,7 @@ checks in `manual.validation` with the argument checks they use,
 
 from . import _x64  # noqa: F401  (float64 before anything else)
 from .activations import register_activation as register_activation
+from .losses import register_loss as register_loss
 from .network import forward as forward
 from .network import loss as loss
 from .network import loss_and_grads as loss_and_grads

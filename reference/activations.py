@@ -24,6 +24,14 @@ ACTIVATIONS = {
     "softplus": jax.nn.softplus,
 }
 BUILT_IN = tuple(ACTIVATIONS)
+
+# The same functions with the other one-sided derivative at the kink z = 0 (for kink="either"
+# checks of a user's backprop): jnp.where takes the branch the comparison picks, so
+# relu'(0) = 1 from `z >= 0` and leaky_relu'(0) = 0.01 from `z > 0`.
+OTHER_SIDE = {
+    "relu": lambda z: jnp.where(z >= 0, z, 0.0),
+    "leaky_relu": lambda z: jnp.where(z > 0, z, 0.01 * z),
+}
 assert BUILT_IN == tuple(_spec.ACTIVATION_NAMES[: len(BUILT_IN)])
 
 

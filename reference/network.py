@@ -12,7 +12,7 @@ import numpy as np
 from manual.validation import check_inputs, check_params, check_spec, encode_targets
 
 from .activations import get_activation
-from .losses import HEADS, LOSSES
+from .losses import HEADS, get_loss
 
 
 def logits(spec, params, X, offsets=None):
@@ -33,7 +33,7 @@ def logits(spec, params, X, offsets=None):
 def total_loss(params, spec, X, Y, offsets=None):
     """head loss of the logits + (λ/2) Σ ‖W‖²"""
     penalty = 0.5 * spec.l2 * sum(jnp.sum(W**2) for W, _ in params)
-    return LOSSES[spec.loss](logits(spec, params, X, offsets), Y) + penalty
+    return get_loss(spec.loss)(logits(spec, params, X, offsets), Y) + penalty
 
 
 _NO_Y = object()  # forward passes no labels; y=None from a caller is a bad label array

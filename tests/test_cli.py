@@ -99,8 +99,10 @@ def test_verify_one_network_with_fd(capsys):
 
 JSON_TOP = {"command": str, "version": str, "seed": int, "fd": bool, "passed": bool, "n_networks": int,
             "n_failed_networks": int, "n_leaves": int, "n_failed_leaves": int, "networks": list}
-JSON_NETWORK = {"id": int, "spec": dict, "batch": int, "loss": float, "loss_reference": float, "fd": bool,
-                "tolerance": dict, "passed": bool, "rows": list}
+JSON_NETWORK = {"id": int, "implementation": str, "conventions": (dict, type(None)), "spec": dict, "batch": int,
+                "loss": float, "loss_reference": float, "loss_passed": bool,
+                "output_max_rel_err": (float, type(None)), "output_passed": (bool, type(None)), "fd": bool,
+                "tolerance": dict, "passed": bool, "notes": list, "rows": list}
 JSON_ROW = {"layer": int, "name": str, "shape": list, "max_abs_err": float, "max_rel_err": float,
             "fd_max_abs_err": (float, type(None)), "fd_max_rel_err": (float, type(None)),
             "fd_passed": (bool, type(None)), "on_kink": bool, "n_on_kink": int, "passed": bool}
@@ -125,7 +127,8 @@ def test_verify_json_schema(capsys, fd):
     net = report["networks"][0]
     assert_schema(net, JSON_NETWORK)
     assert net["spec"] == {"sizes": [3, 5, 4, 2], "hidden": ["relu", "tanh"], "loss": "mse", "l2": 0.0}
-    assert set(net["tolerance"]) == ({"rtol", "atol", "fd_step", "fd_rtol", "fd_loss_atol"} if fd else {"rtol", "atol"})
+    assert set(net["tolerance"]) == ({"rtol", "atol", "loss_rtol"} | ({"fd_step", "fd_rtol", "fd_loss_atol"} if fd else set()))
+    assert net["implementation"] == "manual.loss_and_grads" and net["conventions"] is None
     assert [(r["layer"], r["name"], r["shape"]) for r in net["rows"]] == [
         (1, "dW", [3, 5]), (1, "db", [5]), (2, "dW", [5, 4]), (2, "db", [4]), (3, "dW", [4, 2]), (3, "db", [2])]
     for row in net["rows"]:

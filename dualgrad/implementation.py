@@ -1,0 +1,208 @@
+"""Calling a user's backprop and reading back what it computed.
+
+A user's implementation is a function
+
+    fn(params, X, y) -> (loss, grads)            or (loss, grads, output)
+    fn(params, X, y, spec=spec) -> ...           if it takes a `spec` keyword
+
+params  -- [(W1, b1), (W2, b2), ...] in the user's layout (`dualgrad.conventions`)
+X       -- (N, n_in) float64
+y       -- labels as the `targets` convention says
+loss    -- a real scalar: the data loss under the user's reduction, plus (λ/2) Σ‖W‖²
+grads   -- [(dW1, db1), ...] in the same layout as params, or the pair of lists
+           ([dW1, dW2, ...], [db1, db2, ...]) that the article's `backward` returns
+output  -- optional: the head's output ŷ (N, K), or (N,) when K = 1
+
+`call` runs it on a copy of every input and checks what came back: a result of the
+wrong kind is a TypeError, of the wrong shape or not finite a ValueError, an
+exception raised inside it an `ImplementationRaised` (a ValueError whose cause is the
+original). Each error names what was expected, and all of them are
+`ImplementationError`s, so a check can tell them from its own argument errors.
+"""
+
+from __future__ import annotations
+
+import inspect
+import numbers
+from typing import NamedTuple, Optional
+
+import numpy as np
+
+from .conventions import Conventions
+
+
+class ImplementationError(Exception):
+    """The user's function returned something that cannot be compared, or raised."""
+
+
+class ImplementationTypeError(ImplementationError, TypeError):
+    """The user's function returned a value of the wrong kind (not a tuple, not an array, ...)."""
+
+
+class ImplementationValueError(ImplementationError, ValueError):
+    """The user's function returned arrays of the wrong shape or count, or NaN/inf."""
+
+
+class ImplementationRaised(ImplementationError, ValueError):
+    """The user's function raised an exception (its `__cause__`)."""
+
+
+class UserResult(NamedTuple):
+    """What the user's function computed, in our layout (W (fan_in, fan_out), b (fan_out,))."""
+
+    loss: float
+    grads: list  # [(dW, db), ...] in our layout, the user's units (their reduction and mse form)
+    output: Optional[np.ndarray]  # (N, K) or None
+
+
+def qualified_name(fn) -> str:
+    """'my_module.MyNet.loss_and_grads' for a function or bound method; the repr otherwise."""
+    module = getattr(fn, "__module__", None)
+    name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None)
+    if name is None:
+        return repr(fn)
+    return f"{module}.{name}" if module and module != "__main__" else name
+
+
+def check_callable(fn, where: str) -> bool:
+    """fn is callable with (params, X, y); returns whether it also takes `spec`."""
+    if not callable(fn):
+        raise TypeError(f"{where} needs a function fn(params, X, y) -> (loss, grads), got {type(fn).__name__}")
+    try:
+        signature = inspect.signature(fn)
+    except (TypeError, ValueError):  # builtins and some C callables: assume (params, X, y)
+        return False
+    params = signature.parameters
+    takes_spec = "spec" in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+    try:
+        signature.bind(None, None, None)
+    except TypeError:
+        raise TypeError(f"{where} needs a function called as fn(params, X, y) -> (loss, grads); "
+                        f"{qualified_name(fn)}{signature} cannot be called with three arguments") from None
+    return takes_spec
+
+
+def call(fn, spec, conv: Conventions, params, X, y, takes_spec: bool) -> UserResult:
+    """Run fn on copies of params (in the user's layout), X and y; the result in our layout."""
+    user_params = conv.user_params(params)  # fresh arrays: the user may modify them
+    user_y = conv.user_targets(spec, y, X.shape[0])
+    kwargs = {"spec": spec} if takes_spec else {}
+    try:
+        with np.errstate(all="ignore"):  # overflow in a textbook σ is reported through its result
+            returned = fn(user_params, np.array(X), user_y, **kwargs)
+    except Exception as err:  # the user's own code: reported, never a traceback of ours
+        raise ImplementationRaised(f"{qualified_name(fn)} raised {type(err).__name__}: {err}") from err
+    return read_result(returned, spec, conv, X.shape[0])
+
+
+def read_result(returned, spec, conv: Conventions, n: int) -> UserResult:
+    if not isinstance(returned, (tuple, list)) or len(returned) not in (2, 3):
+        got = f"a {type(returned).__name__}" + (f" of length {len(returned)}" if isinstance(returned, (tuple, list)) else "")
+        raise ImplementationTypeError(f"the function must return (loss, grads) or (loss, grads, output), got {got}")
+    loss = _scalar(returned[0])
+    grads = read_grads(returned[1], spec, conv)
+    output = _output(returned[2], spec, n) if len(returned) == 3 and returned[2] is not None else None
+    return UserResult(loss, grads, output)
+
+
+def _scalar(value) -> float:
+    arr = value
+    if not isinstance(value, numbers.Real) or isinstance(value, bool):
+        try:
+            arr = np.asarray(value)
+        except Exception:
+            arr = None
+        if arr is None or arr.dtype.kind not in "iuf" or arr.size != 1:
+            what = type(value).__name__ if arr is None else f"{type(value).__name__} of shape {arr.shape}, dtype {arr.dtype}"
+            raise ImplementationTypeError(f"the returned loss must be a real number (a float or a 1-element array), got {what}")
+        arr = arr.reshape(()).item()
+    loss = float(arr)
+    if not np.isfinite(loss):
+        raise ImplementationValueError(f"the returned loss is {loss}: expected a finite number")
+    return loss
+
+
+def read_grads(grads, spec, conv: Conventions) -> list:
+    """[(dW, db), ...] in our layout from the user's pairs (or pair of lists), checked leaf by leaf."""
+    L = spec.n_layers
+    if not isinstance(grads, (list, tuple)):
+        raise ImplementationTypeError(f"the returned grads must be a list of {L} (dW, db) pairs, got {type(grads).__name__}")
+    pairs = _as_pairs(grads, spec, conv)
+    out = []
+    for l, (pair, (w_shape, b_shape)) in enumerate(zip(pairs, spec.layer_shapes()), start=1):
+        leaves = []
+        for name, value, shape, is_w in (("dW", pair[0], w_shape, True), ("db", pair[1], b_shape, False)):
+            arr = _array(value, f"layer {l}, {name}")
+            want = conv.user_shape(shape, is_w)
+            if arr.shape != want:
+                raise ImplementationValueError(f"layer {l}, {name} has shape {arr.shape}, expected {want} "
+                                               f"({conv._layout_words(is_w)}){_layout_hint(arr.shape, shape, is_w, conv)}")
+            if not np.isfinite(arr).all():
+                bad = tuple(int(i) for i in np.argwhere(~np.isfinite(arr))[0])
+                raise ImplementationValueError(f"layer {l}, {name} has {arr[bad]} at index {bad}: expected finite gradients")
+            leaves.append(conv.ours(arr, is_w))
+        out.append(tuple(leaves))
+    return out
+
+
+def _as_pairs(grads, spec, conv):
+    """The user's grads as [(dW, db), ...], from either form. With two layers both forms have
+    two entries of two arrays: the shapes decide, and where they cannot (every shape alike, as
+    in a 1-1-1 network) the containers do: the article's `return gradients_w, gradients_b` is a
+    tuple of two lists."""
+    L = spec.n_layers
+    pairs_form = len(grads) == L and all(isinstance(p, (list, tuple)) and len(p) == 2 for p in grads)
+    lists_form = len(grads) == 2 and all(isinstance(g, (list, tuple)) and len(g) == L for g in grads)
+    if pairs_form and lists_form:
+        as_pairs = [tuple(p) for p in grads]
+        as_lists = list(zip(grads[0], grads[1]))
+        fits_pairs, fits_lists = _fits(as_pairs, spec, conv), _fits(as_lists, spec, conv)
+        if fits_pairs != fits_lists:
+            return as_pairs if fits_pairs else as_lists
+        tuple_of_lists = isinstance(grads, tuple) and all(isinstance(g, list) for g in grads)
+        return as_lists if tuple_of_lists else as_pairs
+    if pairs_form:
+        return [tuple(p) for p in grads]
+    if lists_form:
+        return list(zip(grads[0], grads[1]))
+    raise ImplementationValueError(
+        f"the returned grads must hold one (dW, db) pair per layer ({L} pairs), or two lists "
+        f"([dW1, ..., dW{L}], [db1, ..., db{L}]); got a {type(grads).__name__} of length {len(grads)}")
+
+
+def _fits(pairs, spec, conv) -> bool:
+    return all(np.shape(dW) == conv.user_shape(w, True) and np.shape(db) == conv.user_shape(b, False)
+               for (dW, db), (w, b) in zip(pairs, spec.layer_shapes()))
+
+
+def _array(value, name) -> np.ndarray:
+    try:
+        arr = np.asarray(value)
+    except Exception:
+        arr = None
+    if arr is None or arr.dtype.kind not in "iuf":
+        kind = type(value).__name__ if arr is None else f"{type(value).__name__} of dtype {arr.dtype}"
+        raise ImplementationTypeError(f"{name} must be an array of real numbers, got {kind}")
+    return arr.astype(np.float64, copy=False)
+
+
+def _layout_hint(got, shape, is_weight: bool, conv: Conventions) -> str:
+    if is_weight and got == tuple(shape[::-1]) and got != tuple(shape):
+        other = "out_in" if conv.layout == "in_out" else "in_out"
+        return f"; it looks transposed: if your W is stored that way, pass layout={other!r}"
+    if not is_weight and got != conv.user_shape(shape, False):
+        for bias in ("vector", "row", "column"):
+            if got == Conventions(bias=bias).user_shape(shape, False):
+                return f"; if your b is stored that way, pass bias={bias!r}"
+    return ""
+
+
+def _output(value, spec, n: int) -> np.ndarray:
+    arr = _array(value, "the returned output")
+    k = spec.sizes[-1]
+    if arr.shape == (n,) and k == 1:
+        arr = arr.reshape(n, 1)
+    if arr.shape != (n, k):
+        raise ImplementationValueError(f"the returned output has shape {arr.shape}, expected ({n}, {k})"
+                                       + (f" or ({n},)" if k == 1 else ""))
+    return arr

@@ -1,0 +1,543 @@
+"""Check a user's backprop: one case (`check_case`), or the property over random networks
+(`check_implementation`), both against jax.grad under the user's conventions.
+
+What the expected values are, for a network with data loss L_data (ours: a mean
+over the batch, MSE over N·K) and conventions with factor c (`dualgrad.conventions`):
+
+    loss   = c·L_data + (λ/2) Σ‖W‖²
+    dW     = c·∂L_data/∂W + λW,   db = c·∂L_data/∂b
+
+with ∂L_data from `reference.bucketed` (jax.grad, one compiled program for every
+shape). The user's gradients are read back from their layout and compared leaf by
+leaf with `dualgrad.compare`'s tolerance; the loss within LOSS_RTOL, the output
+(when returned) with the gradients' tolerance.
+
+A failing leaf is examined before it is reported: gradients that are a constant
+multiple of jax.grad's (a missing 1/N, a ½), the transpose of them, or that match
+jax.grad with the other one-sided derivative at a unit exactly on a kink, are
+named as such.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Optional, Tuple
+
+import numpy as np
+
+from manual.spec import NetworkSpec
+from manual.validation import check_inputs, check_params, check_spec, encode_targets
+
+from . import implementation
+from .check import LOSS_RTOL, GradientReport, GradientRow, _fd_errors, _finite_differences, _num
+from .compare import leaf_error, network_scale
+from .conventions import Conventions
+from .result import CheckResult
+
+NON_SMOOTH_BUILT_IN = ("relu", "leaky_relu")  # kinks at 0 with two one-sided derivatives
+
+
+# ---- one case -------------------------------------------------------------------
+
+
+def internal_spec(spec: NetworkSpec, conv: Conventions) -> NetworkSpec:
+    """The spec our side computes: the loss replaced by the one the head convention names."""
+    loss = conv.loss_name(spec.loss)
+    return spec if loss == spec.loss else NetworkSpec(spec.sizes, spec.hidden, loss, spec.l2)
+
+
+def expected(spec: NetworkSpec, conv: Conventions, params, X, y, other_side: bool = False):
+    """(output (N, K), loss, [(dW, db), ...]) that a correct implementation returns under `conv`.
+
+    spec is the internal spec; params in our layout, float64. other_side: relu and
+    leaky_relu take the other one-sided derivative at z = 0.
+    """
+    from reference import bucketed
+    from reference.activations import OTHER_SIDE
+
+    data_spec = NetworkSpec(spec.sizes, spec.hidden, spec.loss, 0.0)
+    out, data, grads = bucketed.forward_loss_and_grads(data_spec, params, X, y,
+                                                       overrides=OTHER_SIDE if other_side else None)
+    c = conv.loss_factor(spec.loss, X.shape[0], spec.sizes[-1])
+    lam = spec.l2
+    loss = c * data + 0.5 * lam * sum(float(np.sum(W * W)) for W, _ in params)
+    grads = [(c * dW + lam * W, c * db) for (dW, db), (W, _) in zip(grads, params)]
+    return out, loss, grads
+
+
+def on_a_kink(spec: NetworkSpec, params, X) -> int:
+    """How many hidden pre-activations of relu/leaky_relu units are exactly 0."""
+    from .properties import rounding_bounds
+
+    count = 0
+    for name, (z, _) in zip(spec.hidden, rounding_bounds(spec, params, X)):
+        if name in NON_SMOOTH_BUILT_IN:
+            count += int(np.count_nonzero(z == 0))
+    return count
+
+
+def compare(spec, conv, params, X, y, user: implementation.UserResult, loss_rtol: float, fd: bool = False,
+            name: str = "", other_side_checked: bool = True):
+    """The GradientReport of a user's result against the expected values (module docstring)."""
+    out_ref, loss_ref, grads_ref = expected(spec, conv, params, X, y)
+    rows, notes = _rows(user.grads, grads_ref, spec, X.shape[0])
+    passed = all(r.ref_passed for r in rows)
+    loss_passed = _loss_ok(user.loss, loss_ref, loss_rtol)
+    output_rel, output_passed = None, None
+    if user.output is not None:
+        err = leaf_error("output", user.output, out_ref)
+        output_rel, output_passed = err.max_rel, err.passed
+    if not passed and other_side_checked:
+        kinks = on_a_kink(spec, params, X)
+        if kinks:
+            _, loss_alt, grads_alt = expected(spec, conv, params, X, y, other_side=True)
+            rows_alt, _ = _rows(user.grads, grads_alt, spec, X.shape[0])
+            if all(r.ref_passed for r in rows_alt):
+                if conv.kink == "either":
+                    rows = rows_alt
+                    notes = [f"{kinks} hidden pre-activation(s) exactly on a kink: matched with the other "
+                             "one-sided derivative (kink='either')"]
+                else:
+                    notes = [f"your gradients match jax.grad with the other one-sided derivative at the {kinks} "
+                             "hidden pre-activation(s) exactly on a kink (e.g. relu'(0) = 1 from `z >= 0`; "
+                             "jax.nn.relu takes 0): pass kink='either' if that is your convention"]
+    if not loss_passed or output_passed is False:
+        what = "loss" if not loss_passed else "output"
+        notes.insert(0, f"the forward passes differ ({what}: yours {_val(user.loss) if what == 'loss' else ''}"
+                        f"{'' if what == 'output' else ', jax ' + _val(loss_ref)}"
+                        f"{'max relative error ' + _num(output_rel) if what == 'output' else ''}): your forward "
+                        "or loss computes another function, so the gradients are of another function too"
+                        + _loss_hint(user.loss, loss_ref, spec, X.shape[0], conv))
+    if fd:
+        fd_grads = _finite_differences(spec, params, X, y)
+        c = conv.loss_factor(spec.loss, X.shape[0], spec.sizes[-1])
+        fd_rows = []
+        for row, (l, k) in zip(rows, [(l, k) for l in range(spec.n_layers) for k in range(2)]):
+            fd_value, kink = fd_grads[l][k]
+            W = params[l][0]
+            scaled = c * fd_value + (spec.l2 * W * (1 - c) if k == 0 else 0.0)  # FD of c·L_data + penalty
+            fd_rows.append(GradientRow(**{**row.__dict__, **_fd_errors(user.grads[l][k], scaled, kink, loss_ref)}))
+        rows = fd_rows
+    return GradientReport(spec, X.shape[0], user.loss, loss_ref, bool(fd), tuple(rows), implementation=name,
+                          conventions=conv.to_dict(), loss_passed=loss_passed, output_max_rel=output_rel,
+                          output_passed=output_passed, notes=tuple(notes))
+
+
+def _rows(user_grads, ref_grads, spec, n):
+    scale = network_scale(ref_grads)
+    rows, notes = [], []
+    for l, (gm, gr) in enumerate(zip(user_grads, ref_grads)):
+        for k, leaf in enumerate(("dW", "db")):
+            err = leaf_error(f"layer {l + 1}, {leaf}", gm[k], gr[k], scale=scale)
+            rows.append(GradientRow(layer=l + 1, name=leaf, shape=tuple(np.shape(gr[k])), max_abs=err.max_abs,
+                                    max_rel=err.max_rel, ref_passed=err.passed, worst_index=err.worst_index,
+                                    value=err.manual_value, value_reference=err.ref_value))
+            if not err.passed:
+                hint = _leaf_hint(np.asarray(gm[k]), np.asarray(gr[k]), spec, n)
+                if hint:
+                    notes.append(f"layer {l + 1}, {leaf}: {hint}")
+    return rows, notes
+
+
+def _leaf_hint(mine, ref, spec, n) -> str:
+    """What a failing leaf looks like: a constant multiple of jax.grad's, or its transpose."""
+    if mine.shape != ref.shape:
+        return ""
+    denom = float(np.sum(ref * ref))
+    if denom > 0:
+        ratio = float(np.sum(mine * ref)) / denom
+        if ratio != 0 and np.allclose(mine, ratio * ref, rtol=1e-6, atol=1e-12 * np.abs(ref).max()):
+            return f"yours is {ratio:.6g} × jax.grad's throughout{_ratio_words(ratio, n, spec)}"
+    if mine.ndim == 2 and mine.shape[0] == mine.shape[1] and mine.shape[0] > 1 and np.allclose(mine, ref.T, rtol=1e-6):
+        return "yours is the transpose of jax.grad's (a dW computed as δᵀ a, or W stored the other way round)"
+    return ""
+
+
+def _ratio_words(r, n, spec) -> str:
+    words = {}
+    if n > 1:
+        words[float(n)] = f" (N = {n}: a missing 1/N, or a sum over the batch: reduction='sum')"
+        words[1.0 / n] = f" (1/N = 1/{n}: divided by N once too often)"
+    if spec.loss in ("mse", "sigmoid_mse"):
+        words.setdefault(0.5, " (a ½: mse='half_mean', or 'half' with one output)")
+        words.setdefault(2.0, " (a factor 2)")
+    words.setdefault(-1.0, " (the sign is flipped: a − Y where Y − a is meant, or the reverse)")
+    for value, text in words.items():
+        if math.isclose(r, value, rel_tol=1e-6):
+            return text
+    return ""
+
+
+def _loss_ok(loss, loss_ref, rtol) -> bool:
+    return bool(np.isfinite(loss) and abs(loss - loss_ref) <= rtol * max(1.0, abs(loss_ref)))
+
+
+def _loss_hint(loss, loss_ref, spec, n, conv) -> str:
+    if loss_ref == 0:
+        return ""
+    ratio = loss / loss_ref
+    guesses = {n: "a sum over the batch: reduction='sum'?", 1 / n: "divided by N once too often?",
+               0.5: "a ½ too many: mse='half' or 'half_mean'?", 2.0: "a factor 2 too many?"}
+    for value, text in guesses.items():
+        if value != 1 and math.isclose(ratio, value, rel_tol=1e-6):
+            return f"; yours is {ratio:.6g} × jax's: {text}"
+    return ""
+
+
+def _val(x) -> str:
+    return f"{x:.10g}"
+
+
+def check_case(fn, spec: NetworkSpec, params, X, y, *, fd: bool = False, loss_rtol: float = LOSS_RTOL,
+               **conventions) -> GradientReport:
+    """`check_gradients(spec, params, X, y, impl=fn, **conventions)`: params in the user's layout."""
+    from .diagnose import check_functions
+
+    conv = Conventions.from_kwargs("check_gradients", **conventions)
+    takes_spec = implementation.check_callable(fn, "check_gradients(impl=...)")
+    _check_loss_rtol(loss_rtol)
+    check_spec(spec)
+    spec_int = internal_spec(spec, conv)
+    params = [(np.asarray(W, np.float64), np.asarray(b, np.float64))
+              for W, b in check_params(spec, conv.our_params(spec, params))]
+    X = check_inputs(spec, X, dtype=np.float64)
+    y = np.asarray(y)
+    if y.dtype.kind == "f":
+        y = y.astype(np.float64)
+    encode_targets(spec, y, X.shape[0])  # ValueError for labels that do not fit
+    problems = check_functions(spec_int, conv.kink, reach=30 * float(np.max(np.abs(X), initial=1.0)))
+    user = implementation.call(fn, spec, conv, params, X, y, takes_spec)
+    report = compare(spec_int, conv, params, X, y, user, loss_rtol, fd=fd, name=implementation.qualified_name(fn))
+    if problems:
+        report = _with_problems(report, problems)
+    return report
+
+
+def _with_problems(report: GradientReport, problems) -> GradientReport:
+    from dataclasses import replace
+
+    return replace(report, notes=tuple(problems) + report.notes, loss_passed=False)
+
+
+def _check_loss_rtol(loss_rtol):
+    if isinstance(loss_rtol, bool) or not isinstance(loss_rtol, (int, float)) or not (0 < loss_rtol < 1):
+        raise ValueError(f"loss_rtol must be a number in (0, 1), got {loss_rtol!r}")
+
+
+# ---- the property ---------------------------------------------------------------
+
+DEFAULT_SCALE = (0.1, 1.0)  # |X| of standardised data: no textbook σ, softmax or log overflows
+GAINS = (-0.5, 0.0)  # log10 of the weights' gain over He scaling
+L2_STRENGTHS = (0.0, 0.0, 0.01, 0.5)
+ZERO_FRACTIONS = (0.0, 0.0, 0.3)
+SILENT_FRACTIONS = (0.0, 0.0, 0.25)
+
+
+class _Failure(AssertionError):
+    """A case whose gradients (or forward) differ: carries its report and message."""
+
+    def __init__(self, message, report):
+        super().__init__(message)
+        self.report = report
+
+
+def check_implementation(fn, *, examples: int = 200, seed: int = 0, sizes=None, hidden=None, loss=None,
+                         max_layers: int = 3, max_width: int = 8, max_batch: int = 16, l2=None,
+                         scale: Tuple[float, float] = DEFAULT_SCALE, loss_rtol: float = LOSS_RTOL,
+                         **conventions) -> CheckResult:
+    """Check `fn(params, X, y) -> (loss, grads[, output])` against jax.grad on random networks.
+
+    Draws `examples` networks (hypothesis, seeded: the same cases for the same seed), each
+    compared leaf by leaf, loss and output too; a failure is shrunk to the smallest network,
+    batch and magnitudes that still fail, and returned, never raised.
+
+    fn         your implementation (see `dualgrad.implementation`); it may take `spec=` as a
+               keyword to be told the network (then hidden, loss and l2 may be drawn)
+    examples   how many random cases (≥ 1); seed their seed
+    sizes      fixed layer sizes [n_in, hidden..., n_out], or None to draw them
+    hidden     the hidden activation (one name, or one per hidden layer), or None to draw
+               (only for a fn that takes spec)
+    loss       'binary_cross_entropy' | 'cross_entropy' | 'mse' (or a registered loss), or None to draw
+               (only for a fn that takes spec)
+    max_layers, max_width, max_batch   bounds of the drawn networks and batches
+    l2         the L2 strength your fn adds, (λ/2) Σ‖W‖² (default 0; drawn for a fn that takes spec)
+    scale      (lo, hi): |X| drawn log-uniformly between them, times N(0, 1) entries. The default
+               (0.1, 1) is standardised data, where correct textbook code is exact to rounding;
+               widen it (our own property uses (1e-3, 1e3)) to find overflow in σ, softmax or log.
+               Weights are He-scaled times 10^g, g in [−0.5, 0]; some units are "silent"
+               (z exactly 0, on relu's kink) and some inputs exactly 0.
+    loss_rtol  tolerance of the loss comparison, relative to max(1, |L|)
+    conventions  layout, bias, reduction, mse, head, kink, targets (`dualgrad.conventions`)
+
+    Returns a `CheckResult`: passed, examples (how many ran), counterexample (the shrunk
+    (spec, params, X, y), params in your layout, y as your fn received it), message (first
+    line: what failed, with both values at the worst index), report (the GradientReport of
+    the shrunk case). Raises TypeError/ValueError for bad arguments, and an
+    `implementation.ImplementationError` (a TypeError or ValueError) when fn returns
+    something that cannot be compared (wrong count or shape, NaN) or raises — with the
+    shrunk case that makes it do so.
+    """
+    from hypothesis import HealthCheck, Phase, given, reject, settings
+    from hypothesis import seed as hypothesis_seed
+    from hypothesis.errors import Flaky, Unsatisfiable
+
+    from .properties import near_a_kink, within_rounding
+
+    conv = Conventions.from_kwargs("check_implementation", **conventions)
+    takes_spec = implementation.check_callable(fn, "check_implementation")
+    _check_count(examples, "examples")
+    _check_count(max_layers, "max_layers")
+    _check_count(max_width, "max_width")
+    _check_count(max_batch, "max_batch")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    lo, hi = _check_scale(scale)
+    _check_loss_rtol(loss_rtol)
+    plan = _Plan.make(sizes, hidden, loss, l2, takes_spec, conv, max_layers)
+    name = implementation.qualified_name(fn)
+
+    problems = _check_functions_in_play(plan, conv, reach=30 * hi)
+    if problems:
+        return CheckResult(False, 0, None, "\n".join(problems), None, seed)
+
+    strategy = _cases(plan, max_layers, max_width, max_batch, lo, hi)
+    state = {"ran": 0, "failed": False, "last": None}
+
+    def one_case(case):
+        spec, params, X, y = case
+        spec_int = internal_spec(spec, conv)
+        try:
+            user = implementation.call(fn, spec, conv, params, X, y, takes_spec)
+        except implementation.ImplementationError as err:
+            state["failed"] = True
+            state["last"] = (case, err, None)
+            raise
+        report = compare(spec_int, conv, params, X, y, user, loss_rtol, name=name)
+        if not report.passed:
+            if not report.forwards_differ and _rounding_only(spec_int, conv, params, X, y, user):
+                report = None
+            elif near_a_kink(spec_int, params, X):
+                reject()
+        if report is not None and not report.passed:
+            state["failed"] = True
+            state["last"] = (case, None, report)
+            raise _Failure(failure_message(report), report)
+        if not state["failed"]:
+            state["ran"] += 1
+
+    def _rounding_only(spec_int, conv, params, X, y, user):
+        _, _, grads_ref = expected(spec_int, conv, params, X, y)
+        c = conv.loss_factor(spec_int.loss, X.shape[0], spec_int.sizes[-1])
+        lam = spec_int.l2
+        ours = lambda g: [((dW - lam * W) / c + lam * W, db / c) for (dW, db), (W, _) in zip(g, params)]
+        try:
+            return within_rounding(spec_int, params, X, y, ours(user.grads), ours(grads_ref))
+        except Exception:
+            return False
+
+    prop = settings(max_examples=examples, deadline=None, database=None, derandomize=False,
+                    suppress_health_check=list(HealthCheck), phases=[Phase.generate, Phase.shrink],
+                    report_multiple_bugs=False, print_blob=False)(given(strategy)(one_case))
+    prop = hypothesis_seed(seed)(prop)
+    try:
+        prop()
+    except _Failure:
+        case, _, report = state["last"]
+        return CheckResult(False, state["ran"] + 1, _user_case(case, conv), failure_message(report), report, seed)
+    except implementation.ImplementationError:
+        case, err, _ = state["last"]
+        spec, params, X, y = case
+        raise type(err)(f"{err} (on the smallest case found: {describe_case(spec, X)}; "
+                        f"dualgrad reproduces it with check_gradients(spec, params, X, y, impl=fn))") from err.__cause__
+    except Unsatisfiable:
+        return CheckResult(False, state["ran"], None, "no example could be run: every drawn case was rejected "
+                           "(units within rounding of a kink); widen sizes or scale", None, seed)
+    except Flaky as err:
+        return CheckResult(False, state["ran"], None, f"{name} gave different results on the same case "
+                           f"(is it random, or does it keep state between calls?): {err}", None, seed)
+    if state["ran"] == 0:
+        return CheckResult(False, 0, None, "no example ran", None, seed)
+    return CheckResult(True, state["ran"], None, "", None, seed)
+
+
+def failure_message(report: GradientReport) -> str:
+    """First line: the first failing leaf (or the forward), with both values at the worst index;
+    then the network, the notes and the conventions."""
+    lines = []
+    failing = [row for row in report.rows if not row.passed]
+    if failing and not report.forwards_differ:
+        row = failing[0]
+        lines.append(_leaf_line(report, row))
+    elif report.forwards_differ:
+        lines.append(report.notes[0] if report.notes else report.forward_line())
+    lines.append(f"network: {describe_case(report.spec, None, report.batch)}")
+    lines += [note for note in report.notes if note != lines[0]]
+    if failing and report.forwards_differ:
+        lines.append(f"{len(failing)} of {len(report.rows)} leaves differ as a consequence")
+    lines.append(report.heading())
+    return "\n".join(lines)
+
+
+def _leaf_line(report, row) -> str:
+    if row.worst_index is None:
+        return f"layer {row.layer}, {row.name}: shape {row.shape} differs from jax.grad's"
+    return (f"layer {row.layer}, {row.name}[{', '.join(map(str, row.worst_index))}]: yours {row.value!r}, "
+            f"jax.grad {row.value_reference!r} (max relative error over the leaf {_num(row.max_rel)})")
+
+
+def describe_case(spec: NetworkSpec, X=None, batch: Optional[int] = None) -> str:
+    from .cli import describe_network
+
+    return describe_network(spec, X.shape[0] if X is not None else batch)
+
+
+def _user_case(case, conv):
+    spec, params, X, y = case
+    return spec, conv.user_params(params), X, conv.user_targets(spec, y, X.shape[0])
+
+
+def _check_count(value, name):
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+
+
+def _check_scale(scale):
+    try:
+        lo, hi = scale
+        lo, hi = float(lo), float(hi)
+    except (TypeError, ValueError):
+        raise TypeError(f"scale must be a pair (lo, hi) of input magnitudes such as (0.1, 1), got {scale!r}") from None
+    if not (0 < lo <= hi < math.inf):
+        raise ValueError(f"scale must be (lo, hi) with 0 < lo ≤ hi, finite, got {scale!r}")
+    return lo, hi
+
+
+class _Plan:
+    """What is fixed and what is drawn: sizes (or None), hidden (a name, a list or None),
+    the losses to draw from, l2 (or None to draw)."""
+
+    def __init__(self, sizes, hidden, losses, l2):
+        self.sizes, self.hidden, self.losses, self.l2 = sizes, hidden, losses, l2
+
+    @classmethod
+    def make(cls, sizes, hidden, loss, l2, takes_spec, conv, max_layers):
+        from manual import spec as _spec
+
+        if not takes_spec and (hidden is None or loss is None):
+            missing = " and ".join(n for n, v in (("hidden", hidden), ("loss", loss)) if v is None)
+            raise ValueError(f"your function takes (params, X, y) only, so it cannot be told which activation and "
+                             f"loss to compute: pass {missing} (e.g. hidden='relu', loss='cross_entropy'), or give "
+                             "it a `spec` keyword argument to check it on drawn activations and losses")
+        if sizes is not None:
+            sizes = list(NetworkSpec(sizes).sizes)  # the spec's own checks of the sizes
+        if hidden is not None and not isinstance(hidden, str):
+            if not isinstance(hidden, (list, tuple)):
+                raise TypeError(f"hidden must be an activation name or a list of names, got {hidden!r}")
+            hidden = list(hidden)
+            if sizes is None and len(hidden) + 1 > max_layers:
+                raise ValueError(f"hidden names {len(hidden)} hidden layers: max_layers must be at least {len(hidden) + 1}")
+        if hidden is not None:  # the names are valid, and fit the sizes
+            n_hidden = len(sizes) - 2 if sizes is not None else (len(hidden) if isinstance(hidden, list) else 1)
+            NetworkSpec(sizes or [1] * (n_hidden + 2), hidden, "mse")
+        if loss is not None and (not isinstance(loss, str) or loss not in _spec.LOSS_NAMES):
+            raise ValueError(f"unknown loss {loss!r}; valid names: {', '.join(_spec.LOSS_NAMES)}")
+        if l2 is not None:
+            NetworkSpec([1, 1], (), "mse", l2)  # its checks of l2
+        elif not takes_spec:
+            l2 = 0.0
+        losses = []
+        for name in [loss] if loss is not None else list(_spec.LOSS_NAMES):
+            try:
+                conv.loss_name(name)
+                if sizes is not None:
+                    NetworkSpec(sizes, "identity", name)
+            except ValueError as err:
+                if loss is not None:
+                    raise
+                continue
+            losses.append(name)
+        if not losses:
+            raise ValueError(f"no loss fits head={conv.head!r} and sizes={sizes}")
+        return cls(sizes, hidden, losses, l2)
+
+    def activations_in_play(self):
+        from manual import spec as _spec
+
+        if self.hidden is None:
+            return list(_spec.ACTIVATION_NAMES)
+        return [self.hidden] if isinstance(self.hidden, str) else list(self.hidden)
+
+
+def _check_functions_in_play(plan: _Plan, conv: Conventions, reach: float):
+    from manual.activations import BUILT_IN as BUILT_IN_ACTIVATIONS
+    from manual.losses import BUILT_IN as BUILT_IN_LOSSES
+
+    from .diagnose import check_activation, check_loss
+
+    problems = []
+    for name in sorted(set(plan.activations_in_play()) - set(BUILT_IN_ACTIVATIONS)):
+        problems += check_activation(name, conv.kink, reach)
+    for name in sorted({conv.loss_name(n) for n in plan.losses} - set(BUILT_IN_LOSSES)):
+        problems += check_loss(name)
+    return problems
+
+
+def _cases(plan: _Plan, max_layers, max_width, max_batch, lo, hi):
+    from hypothesis import strategies as st
+
+    from manual import spec as _spec
+
+    from .check import random_labels
+
+    losses = st.sampled_from(plan.losses)
+    n_layers = st.integers(1, max_layers)
+    widths = st.integers(1, max_width)
+    classes = st.integers(2, max(2, max_width))
+    activations = st.sampled_from(list(_spec.ACTIVATION_NAMES))
+    l2s = st.sampled_from([plan.l2]) if plan.l2 is not None else st.sampled_from(L2_STRENGTHS)
+    seeds = st.integers(0, 2**32 - 1)
+    gains = st.floats(*GAINS, allow_nan=False)
+    silent = st.sampled_from(SILENT_FRACTIONS)
+    rows = st.integers(1, max_batch)
+    scales = st.floats(math.log10(lo), math.log10(hi), allow_nan=False)
+    zeros = st.sampled_from(ZERO_FRACTIONS)
+
+    @st.composite
+    def cases(draw):
+        loss = draw(losses)
+        kind = _spec.LOSS_TARGETS[loss]
+        if plan.sizes is not None:
+            sizes = list(plan.sizes)
+        else:
+            L = len(plan.hidden) + 1 if isinstance(plan.hidden, list) else draw(n_layers)
+            sizes = [draw(widths) for _ in range(L + 1)]
+            if kind == "binary":
+                sizes[-1] = 1
+            elif kind == "classes":
+                sizes[-1] = draw(classes)
+        if plan.hidden is None:
+            hidden = [draw(activations) for _ in range(len(sizes) - 2)]
+        else:
+            hidden = plan.hidden
+        spec = NetworkSpec(sizes, hidden, loss, draw(l2s))
+        rng = np.random.default_rng(draw(seeds))
+        gain = 10.0 ** draw(gains)
+        random_bias = draw(st.booleans())
+        silent_fraction = draw(silent)
+        params = []
+        for fan_in, fan_out in zip(spec.sizes[:-1], spec.sizes[1:]):
+            W = rng.standard_normal((fan_in, fan_out)) * gain * np.sqrt(2.0 / fan_in)  # (fan_in, fan_out)
+            b = rng.standard_normal(fan_out) * 0.5 if random_bias else np.zeros(fan_out)  # (fan_out,)
+            quiet = rng.random(fan_out) < silent_fraction  # units whose z is exactly 0
+            W[:, quiet], b[quiet] = 0.0, 0.0
+            params.append((W, b))
+        n = draw(rows)
+        x_scale = 10.0 ** draw(scales)
+        zero_fraction = draw(zeros)
+        rng = np.random.default_rng(draw(seeds))
+        X = rng.standard_normal((n, spec.sizes[0])) * x_scale  # (N, n_in)
+        X[rng.random(X.shape) < zero_fraction] = 0.0
+        y = random_labels(spec, n, rng) if kind != "real" else rng.standard_normal((n, spec.sizes[-1]))
+        return spec, params, X, y
+
+    return cases()
