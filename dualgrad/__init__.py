@@ -19,4 +19,5 @@ from .implementation import ImplementationError as ImplementationError
 from .registry import register_activation as register_activation
 from .registry import register_loss as register_loss
 from .result import CheckResult as CheckResult
+from .layer_check import check_layer as check_layer
 from .user_check import check_implementation as check_implementation
