@@ -9,6 +9,7 @@ random networks with hypothesis until the network-gradient property
 failure to a small network.
 
     python -m dualgrad.bugs            # the table: caught?, examples until caught, shrunk case
+                                       # (then the layers' mistakes, dualgrad.layer_bugs)
 
 Fair chance: a mutation of one activation or one loss is hunted over networks restricted to
 that activation or loss (`Mutation.activations` / `.losses`, shown in the table's "drawn from"
@@ -349,7 +350,11 @@ def main(argv=None) -> int:
         print(f"\n{len(caught)} of {len(results)} mutations caught; examples until caught: median "
               f"{examples[len(examples) // 2]}, max {examples[-1]} (of at most {args.max_examples}); "
               f"{time.perf_counter() - start:.1f} s in all, shrinking included")
-    return 0 if len(caught) == len(results) else 1
+    from .layer_bugs import run_all as layer_catalog  # the layers' mistakes (issue 12)
+
+    layer_text, layers_caught = layer_catalog(args.max_examples, args.messages)
+    print("\n" + layer_text)
+    return 0 if len(caught) == len(results) and layers_caught else 1
 
 
 if __name__ == "__main__":
