@@ -102,7 +102,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         args = parser.parse_args(argv)
         if not getattr(args, "run", None):
-            raise CliError("choose a command: verify, explain or train (dualgrad --help)")
+            raise CliError("choose a command: verify, explain, train or predict (dualgrad --help)")
         return args.run(args)
     except CliError as err:
         print(f"dualgrad: error: {err}", file=sys.stderr)
@@ -148,29 +148,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = sub.add_parser("train", help="train an MLP on a toy data set or a CSV file",
                            description="DATASET: xor, blobs, moons, circles, spirals, or a CSV path "
-                                       "(label in the last column).")
-    train.add_argument("dataset", metavar="DATASET")
-    _import_argument(train)
-    train.add_argument("--hidden-sizes", type=int, nargs="+", default=[16, 16], metavar="H",
-                       help="hidden layer widths (default 16 16)")
-    train.add_argument("--hidden", nargs="+", default=["relu"], metavar="NAME",
-                       help="one activation for every hidden layer, or one per layer (default relu)")
-    train.add_argument("--loss", choices=("binary_cross_entropy", "cross_entropy"),
-                       help="default: binary_cross_entropy for 2 classes, cross_entropy for more")
-    train.add_argument("--optimizer", choices=("sgd", "adam", "rmsprop"), default="adam")
-    train.add_argument("--lr", type=float, help="learning rate (default 0.1 for sgd, 0.01 otherwise)")
-    train.add_argument("--momentum", type=float, default=0.0, help="sgd momentum (default 0)")
-    train.add_argument("--l2", type=float, default=0.0)
-    train.add_argument("--epochs", type=int, default=200, help="default 200")
-    train.add_argument("--batch-size", type=int, default=32, help="rows per update (default 32; cut to N)")
-    train.add_argument("--seed", type=int, default=0,
-                       help="seeds the synthetic data, the initial weights and the shuffling (default 0)")
-    train.add_argument("--out", metavar="DIR",
-                       help=f"write loss.png (and boundary.png for 2-D data) here (default {DEFAULT_PLOTS}/)")
-    train.add_argument("--no-plots", action="store_true", help="write no plots")
-    train.add_argument("--check", action="store_true",
-                       help="verify the first step's gradients against jax.grad first; exit 1 on failure")
-    train.set_defaults(run=_train)
+                                       "(label in the last column unless --label-column).")
+    from .train_command import add_predict_arguments, add_train_arguments, run_predict, run_train
+
+    add_train_arguments(train, _import_argument)
+    train.set_defaults(run=run_train)
+    predict = sub.add_parser("predict", help="apply a model saved by `train --save` to a CSV file",
+                             description="One prediction per row of DATA.csv, as CSV on stdout or in --out FILE.")
+    add_predict_arguments(predict)
+    predict.set_defaults(run=run_predict)
     return parser
 
 
@@ -414,99 +400,4 @@ def _check_plot_file(path):
         raise CliError(f"--plot needs matplotlib to draw the graph: {PLOT_INSTALL}")
 
 
-# ---- train ------------------------------------------------------------------
-
-
-def _train(args) -> int:
-    _load_plugins(args)
-    for value, flag in ((args.epochs, "--epochs"), (args.batch_size, "--batch-size"), (min(args.hidden_sizes), "--hidden-sizes")):
-        _positive(value, flag)
-    _nonnegative(args.l2, "--l2")
-    if args.seed < 0:
-        raise CliError(f"--seed must be a non-negative int, got {args.seed}")
-    if args.lr is not None and not (0.0 < args.lr < float("inf")):
-        raise CliError(f"--lr must be a finite number > 0, got {args.lr}")
-    if not (0.0 <= args.momentum < 1.0):
-        raise CliError(f"--momentum must be in [0, 1), got {args.momentum}")
-    if args.momentum and args.optimizer != "sgd":
-        raise CliError(f"--momentum is for --optimizer sgd (got --optimizer {args.optimizer})")
-    hidden = args.hidden[0] if len(args.hidden) == 1 else args.hidden
-    if args.check:
-        _check_reference_twins(args.hidden)
-    from .train import PLOT_INSTALL, Training, load_data, plot_support
-
-    if args.no_plots and args.out is not None:
-        raise CliError("--out and --no-plots exclude each other")
-    out = None if args.no_plots else (args.out or DEFAULT_PLOTS)
-    if out is not None and os.path.exists(out) and not os.path.isdir(out):
-        where = f"--out {out}" if args.out is not None else f"the plot directory {out!r} (default; --out DIR or --no-plots)"
-        raise CliError(f"{where}: exists and is not a directory")
-    if args.out is not None and not plot_support():
-        raise CliError(f"--out needs matplotlib to draw the plots: {PLOT_INSTALL}")
-    if out is not None and not plot_support():
-        print(f"dualgrad: note: no plots without matplotlib: {PLOT_INSTALL}", file=sys.stderr)
-        out = None
-    lr = args.lr if args.lr is not None else (0.1 if args.optimizer == "sgd" else 0.01)
-    try:
-        X, y, name = load_data(args.dataset, seed=args.seed)
-        run = Training(X, y, hidden_sizes=args.hidden_sizes, hidden=hidden, loss=args.loss,
-                       optimizer=args.optimizer, learning_rate=lr, momentum=args.momentum, l2=args.l2,
-                       epochs=args.epochs, batch_size=args.batch_size, seed=args.seed)
-    except (TypeError, ValueError) as err:
-        raise CliError(str(err)) from None
-    spec = run.spec
-    print(f"dualgrad train {name}: {X.shape[0]} rows, {X.shape[1]} feature{'s' if X.shape[1] != 1 else ''}, "
-          f"{len(run.classes)} classes {_labels_text(run.classes)}")
-    print(f"network {describe_network(spec, min(args.batch_size, X.shape[0])).replace(' N=', ', batch ')}, "
-          f"{args.optimizer} lr {lr:g}" + (f" momentum {args.momentum:g}" if args.momentum else "")
-          + f", {args.epochs} epochs, seed {args.seed}")
-    if args.check:
-        report = run.check_first_step()
-        print("\nfirst step's gradients against jax.grad:")
-        print(report.table())
-        if not report.passed:
-            print("dualgrad: error: the first step's gradients do not match jax.grad; not training", file=sys.stderr)
-            return 1
-    print()
-    import numpy as np
-
-    from manual.train_step import NonFiniteError
-
-    every = max(1, args.epochs // 10)
-    progress = _Progress(args.epochs, sys.stderr)
-    for epoch in range(1, args.epochs + 1):
-        try:
-            with np.errstate(over="ignore", invalid="ignore"):  # a divergence is reported below, once
-                value = run.epoch()
-        except NonFiniteError as err:
-            progress.close()
-            print(f"dualgrad: error: training diverged: {err}", file=sys.stderr)
-            return 3
-        progress.step()
-        if epoch == 1 or epoch % every == 0 or epoch == args.epochs:
-            progress.clear()
-            print(f"epoch {epoch:>{len(str(args.epochs))}}/{args.epochs}  loss {_loss_text(value)}  "
-                  f"accuracy {100 * run.accuracy():5.1f}%", flush=True)
-    progress.close()
-    acc = run.accuracy()
-    correct = int(round(acc * X.shape[0]))
-    print(f"\nfinal loss {_loss_text(run.final_loss())} (all {X.shape[0]} rows, final weights), "
-          f"training accuracy {100 * acc:.1f}% ({correct}/{X.shape[0]})")
-    if out is not None:
-        from .train import write_plots
-
-        try:
-            paths = write_plots(run, out, title=name)
-        except OSError as err:
-            raise CliError(f"--out {out}: cannot write the plots: {err.strerror or err}") from None
-        print("wrote " + ", ".join(paths))
-    return 0
-
-
-def _loss_text(value: float) -> str:
-    return f"{value:.6f}" if abs(value) < 1e5 else f"{value:.4e}"
-
-
-def _labels_text(classes, limit=10) -> str:
-    shown = ", ".join(map(str, classes[:limit].tolist())) + (", ..." if len(classes) > limit else "")
-    return f"[{shown}]"
+# ---- train, predict: dualgrad/train_command.py ------------------------------

@@ -210,7 +210,7 @@ def test_explain_markdown(capsys):
 
 
 def test_train_xor_prints_loss_and_accuracy(capsys):
-    status, out, err = run(capsys, "train", "xor", "--epochs", "150", "--hidden-sizes", "8")
+    status, out, err = run(capsys, "train", "xor", "--epochs", "150", "--hidden-sizes", "8", "--lr", "0.05")
     assert status == 0, err
     last = next(line for line in out.splitlines() if line.startswith("final loss "))
     assert last.endswith("training accuracy 100.0% (4/4)")
@@ -264,7 +264,7 @@ def test_train_check_passes_then_trains(capsys):
 
 def test_train_check_failure_exits_1_before_training(capsys, tmp_path, wrong_tanh):
     status, out, err = run(capsys, "train", "blobs", "--epochs", "2", "--check", "--hidden", "tanh",
-                           "--out", str(tmp_path / "o"))
+                           "--hidden-sizes", "16", "16", "--out", str(tmp_path / "o"))
     assert status == 1
     assert "FAIL: 2/6 leaves" in out and "epoch 1/" not in out and "final loss" not in out
     assert_one_line_error(err, "do not match jax.grad")
