@@ -1310,10 +1310,108 @@ _cli_kind("momentum with a non-sgd optimizer", _with(_TRAIN + ["--optimizer", "a
           r"--momentum is for --optimizer sgd", out_dir=True)
 _cli_kind("unknown optimizer name or type", _with(_TRAIN, "--optimizer", ["Adam", "lbfgs"]), r"--optimizer: invalid choice",
           out_dir=True)
-_cli_kind("train loss unknown or unfit", _with(_TRAIN, "--loss", ["mse", "hinge"]), r"--loss: invalid choice",
+_cli_kind("train loss unknown or unfit", _with(_TRAIN, "--loss", ["hinge", "ce"]), r"--loss: invalid choice",
           group="unknown loss name", out_dir=True)
 _cli_kind("train unknown activation", _with(_TRAIN, "--hidden", ["Relu", "softmax"]), r"unknown activation",
           group="unknown activation name", out_dir=True)
+
+_cli_kind("train test fraction outside [0, 1)", _with(_TRAIN, "--test-fraction", ["1", "-0.1", "nan"]),
+          r"--test-fraction must be in \[0, 1\)", out_dir=True)
+_cli_kind("train schedule unknown or malformed",
+          _with(_TRAIN, "--schedule", ["cosine", "exponential_decay:0.5", "step_decay:x=1", "exponential_decay:-1:10"]),
+          r"--schedule", out_dir=True)
+_cli_kind("train dtype unknown", _with(_TRAIN, "--dtype", ["float16", "int64"]), r"--dtype: invalid choice", out_dir=True)
+_cli_kind("train task or loss contradicting", st.sampled_from([_TRAIN + ["--task", "regression"],
+                                                             _TRAIN + ["--task", "classification", "--loss", "mse"]]),
+          r"regression|--loss mse is for --task regression", out_dir=True)
+_cli_kind("train CSV options on a built-in data set",
+          st.sampled_from([["--delimiter", ";"], ["--header"], ["--label-column", "0"], ["--drop-columns", "a"],
+                           ["--drop-missing"]]).map(lambda extra: _TRAIN + extra), r"are for CSV files", out_dir=True)
+_cli_kind("train save path in a missing directory", st.just(_TRAIN + ["--save", "/nonexistent/dir/m.npz"]),
+          r"--save .*existing directory", out_dir=True)
+
+
+def _csv_cli_kind(draw):
+    """A CSV file with one thing wrong for `train` (or a model file for `predict`); nothing may be written."""
+    import shutil
+    import tempfile
+
+    tmp = tempfile.mkdtemp(prefix="dualgrad-cli-csv-")
+    data = os.path.join(tmp, "data.csv")
+    good = "a,b,species\n" + "".join(f"{i % 5}.5,{i % 3}.25,{'xy'[i % 2]}\n" for i in range(24))
+    text, extra, expect = draw(st.sampled_from([
+        (good.replace(",", ";"), [], r"--delimiter ';'"),
+        (good, ["--label-column", "nope"], r"--label-column 'nope' is not a column name"),
+        (good, ["--label-column", "7"], r"out of range"),
+        (good, ["--drop-columns", "species"], r"is the label column"),
+        (good, ["--delimiter", "ab"], r"--delimiter must be one character"),
+        (good.replace("1.25,", "NA,", 1), [], r"missing value 'NA'.*--drop-missing"),
+        (good, ["--task", "regression"], r"needs numbers in the label column"),
+        ("a,b,y\n" + "".join(f"{i}.5,{i % 3}.5,{i % 2}.0\n" for i in range(24)), [], r"--task classification or --task regression"),
+    ]))
+    with open(data, "w") as f:
+        f.write(text)
+    args = ["train", data, "--epochs", "1", "--out", os.path.join(tmp, "plots"), "--save", os.path.join(tmp, "m.npz")] + extra
+    return (lambda: cli_call(args)), expect, [_Path(tmp)], lambda: shutil.rmtree(tmp, ignore_errors=True)
+
+
+register("dualgrad CLI", "train CSV malformed for its options (delimiter, label, missing, task)", _csv_cli_kind)
+
+
+def _predict_kind(draw):
+    """`dualgrad predict` with a missing, damaged or foreign model file, or data whose columns do not match."""
+    import shutil
+    import tempfile
+
+    from manual import MLP
+
+    tmp = tempfile.mkdtemp(prefix="dualgrad-predict-")
+    model, data = os.path.join(tmp, "m.npz"), os.path.join(tmp, "data.csv")
+    train = os.path.join(tmp, "train.csv")
+    with open(train, "w") as f:
+        f.write("a,b,y\n" + "".join(f"{i % 5}.5,{i % 3}.25,{i % 2}\n" for i in range(24)))
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        from .cli import main
+
+        assert main(["train", train, "--epochs", "1", "--hidden-sizes", "3", "--no-plots", "--save", model]) == 0
+    with open(data, "w") as f:
+        f.write("a,b\n1.5,2.5\n")
+    case = draw(st.sampled_from(["missing model", "damaged model", "plain MLP file", "wrong columns", "too few columns",
+                                 "proba of a regressor"]))
+    args = ["predict", model, data]
+    if case == "missing model":
+        args[1], expect = os.path.join(tmp, "none.npz"), r"no such file"
+    elif case == "damaged model":
+        blob = open(model, "rb").read()
+        with open(model, "wb") as f:
+            f.write(blob[: draw(st.integers(0, len(blob) - 1))])
+        expect = r"not a (readable|valid) dualgrad MLP file|not a dualgrad MLP file"
+    elif case == "plain MLP file":
+        MLP([2, 3, 2], epochs=1).fit(np.eye(2), [0, 1]).save(model)
+        expect = r"without the data of `dualgrad train --save`"
+    elif case == "wrong columns":
+        with open(data, "w") as f:
+            f.write("a,c\n1.5,2.5\n")
+        expect = r"lacks the model's feature column\(s\) b"
+    elif case == "too few columns":
+        with open(data, "w") as f:
+            f.write("1.5\n2.5\n")
+        expect = r"has 1 feature column\(s\), the model takes 2"
+    else:
+        with open(train, "w") as f:
+            f.write("a,b,y\n" + "".join(f"{i % 5}.5,{i % 3}.25,{i * 1.37:.2f}\n" for i in range(24)))
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            from .cli import main
+
+            assert main(["train", train, "--epochs", "1", "--hidden-sizes", "3", "--no-plots", "--save", model]) == 0
+        args.append("--proba")
+        expect = r"--proba is for classifiers"
+    out = os.path.join(tmp, "pred.csv")
+    args += ["--out", out]
+    return (lambda: cli_call(args)), expect, [_Path(tmp)], lambda: shutil.rmtree(tmp, ignore_errors=True)
+
+
+register("dualgrad CLI", "predict with a missing, damaged or foreign model, or unmatched columns", _predict_kind)
 
 
 # ---------------------------------------------------------------- data sets
