@@ -6,6 +6,8 @@
     dualgrad explain --sizes 2 8 1 --batch 4 --plot graph.png   # and the computation graph, drawn
     dualgrad train moons --hidden-sizes 16 16 --optimizer adam --epochs 200 --out plots/ [--check]
     dualgrad verify --import my_activations.py --hidden softsign    # a user's registered activation
+    dualgrad verify --impl my_net.py:loss_and_grads --hidden relu --loss binary_cross_entropy --bias row
+                                          # your own backprop, on random networks (dualgrad.verify_impl)
 
 Exit status: 0 success; 1 a gradient check failed (verify, train --check);
 2 bad input (one line `dualgrad: error: ...` on stderr, never a traceback);
@@ -135,6 +137,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"networks in the sweep (default {DEFAULT_EXAMPLES}; not with --sizes)")
     verify.add_argument("--fd", action="store_true", help="add central finite differences (kinks marked, not failed)")
     verify.add_argument("--json", action="store_true", help="print a JSON report instead of the table")
+    from .verify_impl import add_arguments as _impl_arguments
+
+    _impl_arguments(verify)
     verify.set_defaults(run=_verify)
 
     explain = sub.add_parser("explain", help="the derivation of one network, step by step",
@@ -233,6 +238,11 @@ def _verify(args) -> int:
     _nonnegative(args.l2, "--l2")
     if args.seed < 0:
         raise CliError(f"--seed must be a non-negative int, got {args.seed}")
+    _verify_impl_flags(args)
+    if args.impl is not None:
+        from .verify_impl import run as run_impl
+
+        return run_impl(args, lambda hidden: None if not hidden else hidden[0] if len(hidden) == 1 else hidden)
     if args.sizes is not None:
         if args.examples is not None:
             raise CliError("--examples is for the sweep; with --sizes one network is checked")
@@ -268,6 +278,18 @@ def _verify(args) -> int:
     return 0 if all(r.passed for r in reports) else 1
 
 
+def _verify_impl_flags(args):
+    """The --impl options are for --impl only; its bounds are positive."""
+    from .verify_impl import CONVENTION_FLAGS
+
+    given = [f"--{k}" for k in CONVENTION_FLAGS if getattr(args, k) is not None]
+    given += ["--scale"] if args.scale is not None else []
+    if args.impl is None and given:
+        raise CliError(f"{', '.join(given)} describe your own implementation: use with --impl FILE.py:FUNCTION")
+    for flag in ("max_layers", "max_width", "max_batch"):
+        _positive(getattr(args, flag), "--" + flag.replace("_", "-"))
+
+
 def _check_sweep_names(hidden, loss):
     from manual import spec as _spec
 
@@ -285,13 +307,13 @@ def describe_network(spec, batch) -> str:
     """'10-64-3 relu ce N=32' (and 'λ=0.01' with L2): sizes, hidden activations, loss, batch."""
     hidden = "/".join(spec.hidden) if spec.hidden else "-"
     l2 = f" λ={spec.l2:g}" if spec.l2 else ""
-    return f"{'-'.join(map(str, spec.sizes))} {hidden} {LOSS_ABBREVIATIONS[spec.loss]} N={batch}{l2}"
+    return f"{'-'.join(map(str, spec.sizes))} {hidden} {LOSS_ABBREVIATIONS.get(spec.loss, spec.loss)} N={batch}{l2}"
 
 
 def _sweep_heading(reports, seed) -> str:
     acts = sorted({name for r in reports for name in r.spec.hidden})
     losses = sorted({r.spec.loss for r in reports})
-    legend = ", ".join(f"{LOSS_ABBREVIATIONS[name]} = {name}" for name in losses)
+    legend = ", ".join(f"{LOSS_ABBREVIATIONS.get(name, name)} = {name}" for name in losses)
     return (f"dualgrad verify: {len(reports)} random networks (seed {seed}) against jax.grad, "
             f"{len(acts)} hidden activation{'s' if len(acts) != 1 else ''} ({', '.join(acts)}), {len(losses)} losses ({legend})\n")
 

@@ -57,10 +57,14 @@ class UserResult(NamedTuple):
 
 def qualified_name(fn) -> str:
     """'my_module.MyNet.loss_and_grads' for a function or bound method; the repr otherwise."""
+    if not (inspect.isfunction(fn) or inspect.ismethod(fn) or inspect.isbuiltin(fn)) and hasattr(type(fn), "__call__"):
+        fn = type(fn)  # a callable object: its class names it
     module = getattr(fn, "__module__", None)
     name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None)
     if name is None:
         return repr(fn)
+    if module and module.startswith("dualgrad_plugin_"):  # a file loaded by --impl / --import
+        module = module[len("dualgrad_plugin_"):]
     return f"{module}.{name}" if module and module != "__main__" else name
 
 
@@ -75,7 +79,7 @@ def check_callable(fn, where: str) -> bool:
     params = signature.parameters
     takes_spec = "spec" in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
     try:
-        signature.bind(None, None, None)
+        signature.bind(None, None, None, **({"spec": None} if takes_spec else {}))
     except TypeError:
         raise TypeError(f"{where} needs a function called as fn(params, X, y) -> (loss, grads); "
                         f"{qualified_name(fn)}{signature} cannot be called with three arguments") from None

@@ -429,7 +429,7 @@ class _Plan:
                              f"loss to compute: pass {missing} (e.g. hidden='relu', loss='cross_entropy'), or give "
                              "it a `spec` keyword argument to check it on drawn activations and losses")
         if sizes is not None:
-            sizes = list(NetworkSpec(sizes).sizes)  # the spec's own checks of the sizes
+            sizes = list(NetworkSpec(sizes, "identity", "mse").sizes)  # the spec's own checks of the sizes
         if hidden is not None and not isinstance(hidden, str):
             if not isinstance(hidden, (list, tuple)):
                 raise TypeError(f"hidden must be an activation name or a list of names, got {hidden!r}")
