@@ -1465,3 +1465,111 @@ def _csv_kind(draw):
 
 
 register("manual.datasets.load_csv", "CSV empty, ragged, non-numeric, non-finite or unlabeled", _csv_kind)
+
+
+# ---------------------------------------------------------------- convolution and pooling layers (issue 13)
+
+
+def _conv_args(draw):
+    """A valid small conv setting: x (N, C, H, W), W (F, C, k, k), b (F,)."""
+    rng = np.random.default_rng(draw(st.integers(0, 2**16)))
+    N, C, F, k = (draw(st.integers(1, 3)) for _ in range(4))
+    H, W = (draw(st.integers(k, 6)) for _ in range(2))
+    return rng.standard_normal((N, C, H, W)), rng.standard_normal((F, C, k, k)), rng.standard_normal(F)
+
+
+def _conv_entry(side):
+    if side == "manual":
+        from manual.layers import conv2d_forward as f
+    else:
+        import reference  # noqa: F401  (float64)
+        from reference.layers import conv2d as f
+    return f
+
+
+def _conv_kind(what, corrupt, expect):
+    """corrupt(draw, x, W, b) -> (args, kwargs) with exactly one thing wrong."""
+    for side, entry in (("manual", "manual.layers.conv2d_forward"), ("reference", "reference.layers.conv2d")):
+        def build(draw, side=side):
+            x, W, b = _conv_args(draw)
+            args, kwargs = corrupt(draw, x, W, b)
+            f = _conv_entry(side)
+            return (lambda: f(*args, **kwargs)), expect, [x, W, b, list(args), dict(kwargs)]
+
+        register(entry, what, build)
+
+
+def _kernel_too_large(draw, x, W, b):
+    H = x.shape[2]
+    p = draw(st.integers(0, 2))
+    k = H + 2 * p + draw(st.integers(1, 3))  # one row more than the padded input at least
+    return (x, np.zeros((W.shape[0], x.shape[1], k, 1)), b), dict(padding=p)
+
+
+_conv_kind("kernel larger than the padded input", _kernel_too_large,
+           r"kernel height \d+ is larger than the padded input height")
+_conv_kind("stride zero, negative or not an int",
+           lambda draw, x, W, b: ((x, W, b), dict(stride=draw(st.sampled_from([0, -1, (1, 0), 1.5, "2", (1, 2, 3)])))),
+           r"stride must be an int >= 1 or an \(h, w\) pair")
+_conv_kind("padding negative or not an int",
+           lambda draw, x, W, b: ((x, W, b), dict(padding=draw(st.sampled_from([-1, (0, -2), 0.5, None])))),
+           r"padding must be an int >= 0 or an \(h, w\) pair")
+_conv_kind("channels of x and W differ",
+           lambda draw, x, W, b: ((np.concatenate([x, x[:, :1]], axis=1), W, b), {}),
+           r"x must have C = \d+ channels")
+_conv_kind("x not 4-D", lambda draw, x, W, b: ((draw(st.sampled_from([x[0], x[..., None], x[0, 0]])), W, b), {}),
+           r"x must be 4-D shape \(N, C, H, W\)")
+_conv_kind("W not 4-D or b of the wrong length",
+           lambda draw, x, W, b: draw(st.sampled_from([((x, W[0], b), {}), ((x, W, np.append(b, 0.0)), {})])),
+           r"W must be 4-D shape \(F, C, HH, WW\)|b must have shape \(\d+,\)")
+
+
+def _pool_kind(what, corrupt, expect):
+    for side in ("manual", "reference"):
+        for name in ("maxpool2d", "avgpool2d"):
+            entry = f"manual.layers.{name}_forward" if side == "manual" else f"reference.layers.{name}"
+
+            def build(draw, side=side, name=name):
+                x = np.random.default_rng(draw(st.integers(0, 2**16))).standard_normal(
+                    (draw(st.integers(1, 2)), draw(st.integers(1, 2)), draw(st.integers(2, 5)), draw(st.integers(2, 5))))
+                args = corrupt(draw, x)
+                if side == "manual":
+                    from manual import layers as ML
+                    f = getattr(ML, f"{name}_forward")
+                else:
+                    import reference  # noqa: F401
+                    from reference import layers as RL
+                    f = getattr(RL, name)
+                return (lambda: f(*args)), expect, [x, list(args)]
+
+            register(entry, what, build)
+
+
+_pool_kind("pool size larger than the input", lambda draw, x: (x, max(x.shape[2:]) + draw(st.integers(1, 2)), 1),
+           r"pool size (height|width) \d+ is larger than the padded input")
+_pool_kind("stride zero, negative or not an int",
+           lambda draw, x: (x, 1, draw(st.sampled_from([0, -2, (1, 0), 1.0]))), r"stride must be an int >= 1")
+_pool_kind("x not 4-D", lambda draw, x: (draw(st.sampled_from([x[0], x[..., None]])), 1, 1),
+           r"x must be 4-D shape \(N, C, H, W\)")
+
+
+def _flatten_rank(draw):
+    from manual.layers import flatten_forward
+
+    x = np.zeros(draw(st.sampled_from([(3,), (), (1, 1, 1, 1, 1, 1)])))
+    return (lambda: flatten_forward(x)), r"x must be shape \(N, \.\.\.\) of rank 2 to 5", [x]
+
+
+register("manual.layers.flatten_forward", "x not 4-D", _flatten_rank)
+
+
+def _conv_dout(draw):
+    from manual.layers import conv2d_forward, conv2d_backward
+
+    x, W, b = _conv_args(draw)
+    out, cache = conv2d_forward(x, W, b)
+    dout = np.zeros(out.shape[:-1] + (out.shape[-1] + 1,))
+    return (lambda: conv2d_backward(dout, cache)), r"dout must have shape \(\d+, \d+, \d+, \d+\)", [dout, x, W, b]
+
+
+register("manual.layers.conv2d_backward", "dout of the wrong shape", _conv_dout)
