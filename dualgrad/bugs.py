@@ -9,7 +9,8 @@ random networks with hypothesis until the network-gradient property
 failure to a small network.
 
     python -m dualgrad.bugs            # the table: caught?, examples until caught, shrunk case
-                                       # (then the layers' mistakes, dualgrad.layer_bugs)
+                                       # (then the layers' mistakes, dualgrad.layer_bugs,
+                                       # and convolution/pooling's, dualgrad.conv_bugs)
 
 Fair chance: a mutation of one activation or one loss is hunted over networks restricted to
 that activation or loss (`Mutation.activations` / `.losses`, shown in the table's "drawn from"
@@ -354,7 +355,11 @@ def main(argv=None) -> int:
 
     layer_text, layers_caught = layer_catalog(args.max_examples, args.messages)
     print("\n" + layer_text)
-    return 0 if len(caught) == len(results) and layers_caught else 1
+    from .conv_bugs import run_all as conv_catalog  # convolution and pooling (issue 13)
+
+    conv_text, conv_caught = conv_catalog(args.max_examples, args.messages)
+    print("\n" + conv_text)
+    return 0 if len(caught) == len(results) and layers_caught and conv_caught else 1
 
 
 if __name__ == "__main__":

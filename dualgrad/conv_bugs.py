@@ -6,6 +6,7 @@ puts it in and takes it out), hunted with the layer properties of `dualgrad.conv
 touches, then shrunk by hypothesis to the smallest image, kernel and stride that still fail.
 
     python -m dualgrad.conv_bugs         # the table: caught?, examples until caught, shrunk case
+    python -m dualgrad.bugs              # the network catalog, the layers' (issue 12), then this one
 
 Each wrong function below is the right one (manual/layers/conv.py, pool.py, flatten.py) with
 one change, marked `# BUG`.
@@ -260,6 +261,21 @@ def table(results) -> str:
         lines.append(f"| {r.name} | {mistakes.get(r.name, '')} | {'yes' if r.caught else 'NO'} | {examples} | "
                      f"{r.counterexample} |")
     return "\n".join(lines)
+
+
+def run_all(max_examples: int = 300, messages: bool = False) -> tuple:
+    """(the table and its summary line as text, every mutation caught?): for `python -m dualgrad.bugs`."""
+    import time
+
+    start = time.perf_counter()
+    results = [run(m, max_examples) for m in CATALOG]
+    lines = [table(results)]
+    if messages:
+        lines += [""] + [f"- {r.name}: {r.message}" for r in results]
+    caught = sum(r.caught for r in results)
+    lines.append(f"\n{caught} of {len(results)} convolution/pooling mutations caught; "
+                 f"{time.perf_counter() - start:.1f} s in all, shrinking included")
+    return "\n".join(lines), caught == len(results)
 
 
 def main(argv=None) -> int:
