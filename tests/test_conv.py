@@ -258,3 +258,35 @@ def test_the_reference_refuses_the_same(what, call, error, message):
             "x 3-D": ((np.zeros((2, 4, 4)), _W, _B), {})}[what]
     with pytest.raises(error, match=message):
         conv2d(*args[0], **args[1])
+
+
+# ---------------------------------------------------------------- the users' check on these layers
+
+
+def test_check_layer_passes_conv2d_and_catches_a_conv_mistake():
+    """dualgrad.check_layer (issue 12) on the conv layer, as a user would call it: a small fixed set
+    of shapes (it compiles per shape), strides and paddings as static hyperparameters."""
+    from dualgrad import check_layer
+    from dualgrad.conv_bugs import bias_over_wrong_axes
+    from manual import layers as ML
+    from reference import layers as RL
+
+    description = dict(shapes={"x": ("N", "C", "H", "W")}, params={"W": ("F", "C", "HH", "WW"), "b": ("F",)},
+                       dims={"N": 1, "C": [1, 2], "H": [4], "W": [5], "F": [2], "HH": [3], "WW": [2]},
+                       hyper={"stride": [1, (2, 1)], "padding": [0, (1, 2)]})
+    good = check_layer(ML.conv2d_forward, ML.conv2d_backward, RL.conv2d, examples=12, **description)
+    assert good.passed, good.message
+    bad = check_layer(ML.conv2d_forward, bias_over_wrong_axes(ML.conv2d_backward), RL.conv2d, examples=12,
+                      **description)
+    assert not bad.passed and "db" in bad.message, bad.message
+
+
+def test_check_layer_passes_maxpool2d_with_ties():
+    from dualgrad import check_layer
+    from manual import layers as ML
+    from reference import layers as RL
+
+    result = check_layer(ML.maxpool2d_forward, ML.maxpool2d_backward, RL.maxpool2d,
+                         shapes={"x": ("N", "C", "H", "W")}, dims={"N": 1, "C": [1, 2], "H": [4], "W": [5]},
+                         hyper={"size": [2, (2, 3)], "stride": [1, 2]}, examples=12)
+    assert result.passed, result.message
