@@ -10,7 +10,8 @@ failure to a small network.
 
     python -m dualgrad.bugs            # the table: caught?, examples until caught, shrunk case
                                        # (then the layers' mistakes, dualgrad.layer_bugs,
-                                       # and convolution/pooling's, dualgrad.conv_bugs)
+                                       # convolution/pooling's, dualgrad.conv_bugs, and the fast
+                                       # path's, optimizers' and MLP's, dualgrad.state_bugs)
 
 Fair chance: a mutation of one activation or one loss is hunted over networks restricted to
 that activation or loss (`Mutation.activations` / `.losses`, shown in the table's "drawn from"
@@ -359,7 +360,12 @@ def main(argv=None) -> int:
 
     conv_text, conv_caught = conv_catalog(args.max_examples, args.messages)
     print("\n" + conv_text)
-    return 0 if len(caught) == len(results) and layers_caught and conv_caught else 1
+    # the fast path's, the optimizers' and the estimator's mistakes (issue 16), with their own properties
+    from .state_bugs import run_all as state_catalog
+
+    state_text, states_caught = state_catalog(min(args.max_examples, 100), args.messages)
+    print("\n" + state_text)
+    return 0 if len(caught) == len(results) and layers_caught and conv_caught and states_caught else 1
 
 
 if __name__ == "__main__":

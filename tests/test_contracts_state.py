@@ -13,8 +13,8 @@ FastStepMachine keeps up to three networks of different widths, activations, los
 optimizers alive at once, one optimizer *object* per kind shared by all of them, and interleaves
 steps with changing batch sizes and casts of a network between float32 and float64. After every
 step the fast path (TrainStep: in-place, reused buffers) equals the plain path
-(manual.loss_and_grads + optimizer.update of a separate optimizer object, so stale scratch in the
-shared one cannot leak into the reference), leaf by leaf, params and optimizer state.
+(manual.loss_and_grads + optimizer.update of a fresh optimizer object for every update, so stale
+scratch in the shared one cannot leak into the reference), leaf by leaf, params and optimizer state.
 
 EstimatorMachine drives one MLP through fit, partial_fit, changes of batch size between calls and
 refits in another dtype, and after every call compares it with a replica written from the
@@ -89,10 +89,10 @@ def assert_same(fast_params, fast_state, plain_params, plain_state, dtype, what)
 class Net:
     """One network with both paths: the fast one (TrainStep + shared optimizer) and the plain one."""
 
-    def __init__(self, spec, kind, step, plain_opt, params, dtype):
-        self.spec, self.kind, self.step, self.plain_opt, self.dtype = spec, kind, step, plain_opt, dtype
+    def __init__(self, spec, kind, step, params, dtype):
+        self.spec, self.kind, self.step, self.dtype = spec, kind, step, dtype
         self.fast = (copy.deepcopy(params), step.optimizer.init(params))
-        self.plain = (copy.deepcopy(params), plain_opt.init(params))
+        self.plain = (copy.deepcopy(params), step.optimizer.init(params))
 
 
 class FastStepMachine(RuleBasedStateMachine):
@@ -108,7 +108,7 @@ class FastStepMachine(RuleBasedStateMachine):
     def new_network(self, spec, kind, dtype, max_shapes, seed):
         opt = self.optimizers.setdefault(kind, OPTIMIZERS[kind]())
         params = init_params(spec, seed=seed, dtype=dtype)
-        self.nets.append(Net(spec, kind, TrainStep(spec, opt, max_shapes=max_shapes), OPTIMIZERS[kind](), params, dtype))
+        self.nets.append(Net(spec, kind, TrainStep(spec, opt, max_shapes=max_shapes), params, dtype))
 
     @precondition(lambda self: self.nets)
     @rule(which=st.integers(0, 2), n=BATCH_SIZES, seed=SEEDS)
@@ -119,7 +119,7 @@ class FastStepMachine(RuleBasedStateMachine):
         y = labels_for(net.spec, n, rng)
         Y = encode_targets(net.spec, y, n, dtype=net.dtype)
         value, grads = manual.loss_and_grads(net.spec, net.plain[0], X, y)
-        net.plain = net.plain_opt.update(grads, net.plain[1], net.plain[0])
+        net.plain = OPTIMIZERS[net.kind]().update(grads, net.plain[1], net.plain[0])  # a fresh object: no scratch history
         fast_value, state = net.step(net.fast[0], net.fast[1], X, Y)
         net.fast = (net.fast[0], state)
         self.steps += 1
