@@ -125,3 +125,9 @@ def test_mlp_initial_weights_follow_the_init_option():
         var = documented_variance(init, 400, 300)
         measured = float(np.mean(W * W))
         assert abs(measured - var) <= Z * var * math.sqrt(2.0 / W.size), f"MLP init={init}: Var W = {measured:.4g}, documented {var:.4g}"
+
+
+def test_documented_defaults():
+    """init_params(spec) is init_params(spec, seed=0, init='he', dtype=np.float64), as its signature says."""
+    for (W, b), (W0, b0) in zip(init_params(SPEC), init_params(SPEC, seed=0, init="he", dtype=np.float64)):
+        assert W.dtype == np.float64 and np.array_equal(W, W0) and np.array_equal(b, b0)
