@@ -44,6 +44,7 @@ write nothing.
           "fd": bool,
           "tolerance": {"rtol": 1e-9, "atol": 1e-12, "loss_rtol": 1e-6,  # vs jax.grad
                         "fd_step": 1e-6, "fd_rtol": 1e-5, "fd_loss_atol": 1e-7},  # fd keys only with --fd
+          "functions_passed": bool,   # registered activations/losses agree with their JAX twins elementwise
           "passed": bool,
           "notes": [str],             # diagnoses: forwards that differ, a kink convention, a factor N, ...
           "rows": [                   # layer 1 dW, layer 1 db, layer 2 dW, ...
@@ -336,7 +337,9 @@ def verify_table(reports, fd: bool) -> str:
         verdict = f"FAIL: {len(failed)} of {nets} out of tolerance (net {', '.join(map(str, failed))}); "
     else:
         verdict = f"PASS: {nets}, "
-    return "\n".join([header, *lines, "", verdict + summary_text(rows)])
+    notes = [f"net {k}: {note}" for k, report in enumerate(reports, start=1) if not report.passed
+             for note in report.notes]
+    return "\n".join([header, *lines, "", *notes, verdict + summary_text(rows)])
 
 
 def verify_json(reports, seed, fd) -> dict:

@@ -159,6 +159,9 @@ def import_plugin(target: str):
         if spec is None or spec.loader is None:
             raise ImportError(f"{target!r} is not a Python file")
         module = importlib.util.module_from_spec(spec)
+        folder = os.path.dirname(os.path.abspath(target))
+        if folder not in sys.path:  # as `python FILE.py` would: its sibling modules import
+            sys.path.insert(0, folder)
         sys.modules[module_name] = module
         spec.loader.exec_module(module)
         return module

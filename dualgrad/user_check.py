@@ -216,7 +216,7 @@ def check_case(fn, spec: NetworkSpec, params, X, y, *, fd: bool = False, loss_rt
 def _with_problems(report: GradientReport, problems) -> GradientReport:
     from dataclasses import replace
 
-    return replace(report, notes=tuple(problems) + report.notes, loss_passed=False)
+    return replace(report, notes=tuple(problems) + report.notes, functions_passed=False)
 
 
 def _check_loss_rtol(loss_rtol):

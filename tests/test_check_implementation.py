@@ -282,3 +282,16 @@ def test_verify_impl_json(article_file, capsys):
     assert report["passed"] is False and report["implementation"].endswith("ArticleNet")
     assert report["conventions"]["bias"] == "row" and report["counterexample"]["spec"]["loss"] == "binary_cross_entropy"
     assert report["report"]["rows"][1]["passed"] is False
+
+
+def test_the_tutorials_files_are_the_code_it_shows():
+    """docs/check-your-backprop.md shows docs/examples/my_net.py and my_bugs.py in full (the CLI runs the files)."""
+    import os
+    import re
+
+    docs = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs")
+    page = open(os.path.join(docs, "check-your-backprop.md"), encoding="utf-8").read()
+    blocks = re.findall(r"```python\n(.*?)```", page, re.S)
+    for name in ("my_net.py", "my_bugs.py"):
+        text = open(os.path.join(docs, "examples", name), encoding="utf-8").read()
+        assert text in blocks, f"docs/examples/{name} differs from the block the page shows"

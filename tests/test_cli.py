@@ -102,7 +102,7 @@ JSON_TOP = {"command": str, "version": str, "seed": int, "fd": bool, "passed": b
 JSON_NETWORK = {"id": int, "implementation": str, "conventions": (dict, type(None)), "spec": dict, "batch": int,
                 "loss": float, "loss_reference": float, "loss_passed": bool,
                 "output_max_rel_err": (float, type(None)), "output_passed": (bool, type(None)), "fd": bool,
-                "tolerance": dict, "passed": bool, "notes": list, "rows": list}
+                "tolerance": dict, "functions_passed": bool, "passed": bool, "notes": list, "rows": list}
 JSON_ROW = {"layer": int, "name": str, "shape": list, "max_abs_err": float, "max_rel_err": float,
             "fd_max_abs_err": (float, type(None)), "fd_max_rel_err": (float, type(None)),
             "fd_passed": (bool, type(None)), "on_kink": bool, "n_on_kink": int, "passed": bool}
