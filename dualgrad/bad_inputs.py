@@ -1573,3 +1573,154 @@ def _conv_dout(draw):
 
 
 register("manual.layers.conv2d_backward", "dout of the wrong shape", _conv_dout)
+
+
+# ---------------------------------------------------------------- the layers (issue 12)
+
+
+def _layer_batch(draw):
+    """A small valid (x (N, D), gamma (D,), beta (D,))."""
+    n, d = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    rng = np.random.default_rng(draw(st.integers(0, 2**16)))
+    return rng.standard_normal((n, d)), rng.standard_normal(d), rng.standard_normal(d)
+
+
+def _layer_kind(entry, what, make, expect, group=None):
+    """`make(draw, x, gamma, beta)` returns (call, arrays to keep unchanged)."""
+
+    def build(draw):
+        call, state = make(draw, *_layer_batch(draw))
+        return call, expect, state
+
+    register(entry, what, build, group=group)
+
+
+def _ML():
+    import manual.layers as ML
+
+    return ML
+
+
+def _RL():
+    import reference.layers as RL
+
+    return RL
+
+
+_BAD_EPS = [0.0, -1e-5, np.nan, np.inf, "1e-5", None]
+_BAD_P = [1.0, 1.5, -0.1, np.nan, "0.5", None]
+_BAD_SEED = [-1, 1.5, "3", None, True]
+
+for _entry, _fn in (("manual.layers.batchnorm_forward", lambda: _ML().batchnorm_forward),
+                    ("manual.layers.layernorm_forward", lambda: _ML().layernorm_forward),
+                    ("reference.layers.batchnorm", lambda: _RL().batchnorm),
+                    ("reference.layers.layernorm", lambda: _RL().layernorm)):
+    _layer_kind(_entry, "eps not a finite number > 0",
+                lambda draw, x, g, b, fn=_fn: ((lambda e=draw(st.sampled_from(_BAD_EPS)): fn()(x, g, b, eps=e)), [x, g, b]),
+                r"eps must be a finite float > 0", "eps not a finite number > 0")
+    _layer_kind(_entry, "gamma of the wrong shape",
+                lambda draw, x, g, b, fn=_fn: ((lambda: fn()(x, np.append(g, 1.0), b)), [x, g, b]),
+                r"gamma must have shape \(\d+,\)")
+    _layer_kind(_entry, "x containing NaN or inf",
+                lambda draw, x, g, b, fn=_fn: ((lambda xb=_layer_with(x, draw(NONFINITE)): fn()(xb, g, b)), [x, g, b]),
+                r"x contains NaN or infinite values; expected finite", "NaN or inf in X")
+_layer_kind("manual.layers.batchnorm_forward", "x not 2-D",
+            lambda draw, x, g, b: ((lambda: _ML().batchnorm_forward(x[0], g, b)), [x, g, b]), r"x must be 2-D shape \(N, D\)")
+_layer_kind("manual.layers.batchnorm_eval_forward", "running_var negative",
+            lambda draw, x, g, b: ((lambda: _ML().batchnorm_eval_forward(x, g, b, np.zeros_like(g), -np.ones_like(g))),
+                                   [x, g, b]), r"running_var must be >= 0")
+_layer_kind("manual.layers.dense_forward", "x of the wrong width",
+            lambda draw, x, g, b: ((lambda: _ML().dense_forward(x, np.ones((x.shape[1] + 1, 2)), np.ones(2))), [x]),
+            r"x must have shape \(N, \d+\) to match W")
+_layer_kind("manual.layers.dense_forward", "b of the wrong shape",
+            lambda draw, x, g, b: ((lambda: _ML().dense_forward(x, np.ones((x.shape[1], 2)), np.ones(3))), [x]),
+            r"b must have shape \(2,\)")
+
+for _entry, _fn in (("manual.layers.dropout_forward", lambda: _ML().dropout_forward),
+                    ("reference.layers.dropout", lambda: _RL().dropout)):
+    _layer_kind(_entry, "p outside [0, 1)",
+                lambda draw, x, g, b, fn=_fn: ((lambda p=draw(st.sampled_from(_BAD_P)): fn()(x, p, 0)), [x]),
+                r"p must be a float in \[0, 1\)")
+    _layer_kind(_entry, "seed negative or not an int",
+                lambda draw, x, g, b, fn=_fn: ((lambda s=draw(st.sampled_from(_BAD_SEED)): fn()(x, 0.5, s)), [x]),
+                r"seed must be an int >= 0")
+
+
+def _layer_with(x, value):
+    bad = x.copy()
+    bad.flat[0] = value
+    return bad
+
+
+def _ids_kind(entry, fn, what, make_ids, expect):
+    def build(draw):
+        v, d = draw(st.integers(1, 4)), draw(st.integers(1, 3))
+        E = np.random.default_rng(draw(st.integers(0, 99))).standard_normal((v, d))
+        ids = make_ids(draw, v)
+        return (lambda: fn()(ids, E)), expect, [ids, E]
+
+    register(entry, what, build)
+
+
+for _entry, _fn in (("manual.layers.embedding_forward", lambda: _ML().embedding_forward),
+                    ("reference.layers.embedding", lambda: _RL().embedding)):
+    _ids_kind(_entry, _fn, "negative ids", lambda draw, v: np.array([0, -draw(st.integers(1, 3))]),
+              r"ids must be in 0 \.\. \d+ \(E has V = \d+ rows\)")
+    _ids_kind(_entry, _fn, "ids >= V", lambda draw, v: np.array([v + draw(st.integers(0, 3))]),
+              r"ids must be in 0 \.\. \d+ \(E has V = \d+ rows\)")
+    _ids_kind(_entry, _fn, "non-integer ids", lambda draw, v: np.array(draw(st.sampled_from([[0.0], [0.5], [True]]))),
+              r"ids must be an integer array of shape \(N,\) or \(N, T\)")
+    _ids_kind(_entry, _fn, "ids of rank 0 or 3", lambda draw, v: np.zeros(draw(st.sampled_from([(), (1, 1, 1)])), int),
+              r"ids must have shape \(N,\) or \(N, T\)")
+
+
+def _loss_kind(name, what, make, expect):
+    def build(draw):
+        n, k = draw(st.integers(1, 4)), draw(st.integers(2, 4))
+        logits = np.random.default_rng(draw(st.integers(0, 99))).standard_normal((n, k))
+        y = make(draw, n, k)
+        return (lambda: getattr(_ML(), name)(logits, y)), expect, [logits, y]
+
+    register(f"manual.layers.{name}", what, build)
+
+
+for _name in ("cross_entropy_loss", "hinge_loss"):
+    _loss_kind(_name, "class id out of range", lambda draw, n, k: np.full(n, draw(st.sampled_from([-1, k, k + 2]))),
+               r"y must hold class ids in 0 \.\. \d+")
+    _loss_kind(_name, "y of the wrong shape", lambda draw, n, k: np.zeros(n + 1, int), r"y must have shape \(\d+,\)")
+    _loss_kind(_name, "non-integer labels", lambda draw, n, k: np.zeros(n) + 0.5, r"y must be an integer array")
+
+
+def _backward_dout(draw):
+    x, g, b = _layer_batch(draw)
+    name = draw(st.sampled_from(["batchnorm", "layernorm", "dense"]))
+    ML = _ML()
+    out, cache = (ML.dense_forward(x, np.ones((x.shape[1], 2)), np.ones(2)) if name == "dense"
+                  else getattr(ML, f"{name}_forward")(x, g, b))
+    dout = np.zeros((out.shape[0] + 1, out.shape[1]))
+    return (lambda: getattr(ML, f"{name}_backward")(dout, cache)), r"dout must have shape \(\d+, \d+\) \(that of the forward output\)", [dout, x, g, b]
+
+
+register("manual.layers.<layer>_backward", "dout of the wrong shape", _backward_dout)
+
+
+def _stack_spec(draw):
+    from manual.stack_spec import StackSpec
+
+    layers = draw(st.sampled_from([(("dense", 0),), (("relu",), ("embedding", 2)), (("dropout", 1.0),),
+                                   (("conv",),), (("dense", 2.5),)]))
+    return (lambda: StackSpec(3, layers)), r"layer \d+: ", [list(layers)]
+
+
+register("manual.stack_spec.StackSpec", "bad layer", _stack_spec)
+
+
+def _check_layer_args(draw):
+    from dualgrad.layer_check import check_layer
+
+    kwargs = draw(st.sampled_from([dict(shapes=None), dict(shapes=("N",), examples=0), dict(shapes=("N", 0)),
+                                   dict(shapes=("N",), seed=-1), dict(shapes=("N",), dims={"N": (3, 1)})]))
+    return (lambda: check_layer(lambda x: (x, None), lambda d, c: (d,), lambda x: x, **kwargs)), r"must|is required", [kwargs]
+
+
+register("dualgrad.check_layer", "bad description or count", _check_layer_args)
