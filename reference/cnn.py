@@ -18,5 +18,14 @@ def loss(spec, params, X, y):
 
 
 def loss_and_grads(spec, params, X, y):
-    value, grads = jax.value_and_grad(lambda p: loss(spec, p, X, y))(params)
-    return value, grads
+    """(loss, grads) by jax.grad, compiled once per spec (a hashable NamedTuple) and shapes."""
+    return _program(spec)(params, X, y)
+
+
+_PROGRAMS = {}
+
+
+def _program(spec):
+    if spec not in _PROGRAMS:
+        _PROGRAMS[spec] = jax.jit(jax.value_and_grad(lambda p, X, y: loss(spec, p, X, y)))
+    return _PROGRAMS[spec]

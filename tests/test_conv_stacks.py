@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from dualgrad import conv_bugs, conv_stacks as S
 
 
-@settings(max_examples=12)
+@settings(max_examples=8)
 @given(S.conv_stack_cases())
 def test_random_conv_stacks_match_jax_grad_leaf_by_leaf(case):
     S.stack_gradients_match(case)
