@@ -131,3 +131,11 @@ def test_documented_defaults():
     """init_params(spec) is init_params(spec, seed=0, init='he', dtype=np.float64), as its signature says."""
     for (W, b), (W0, b0) in zip(init_params(SPEC), init_params(SPEC, seed=0, init="he", dtype=np.float64)):
         assert W.dtype == np.float64 and np.array_equal(W, W0) and np.array_equal(b, b0)
+
+
+def test_init_names_compare_by_value():
+    """An init name built at run time (not the interned literal) selects the same distribution."""
+    for init in ("he", "xavier"):
+        built = "".join(list(init))
+        for (W, _), (W0, _) in zip(init_params(SPEC, init=built), init_params(SPEC, init=init)):
+            assert np.array_equal(W, W0), f"init={built!r} built at run time differs from the literal"
