@@ -290,3 +290,21 @@ def test_check_layer_passes_maxpool2d_with_ties():
                          shapes={"x": ("N", "C", "H", "W")}, dims={"N": 1, "C": [1, 2], "H": [4], "W": [5]},
                          hyper={"size": [2, (2, 3)], "stride": [1, 2]}, examples=12)
     assert result.passed, result.message
+
+
+@pytest.mark.parametrize("layout", ["strided", "fortran", "transposed"])
+def test_any_memory_layout_gives_the_same_result(layout):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 3, 10, 9))
+    view = {"strided": x[:, :, ::2], "fortran": np.asfortranarray(x), "transposed": x.transpose(0, 1, 3, 2)}[layout]
+    W, b = np.asfortranarray(rng.standard_normal((4, 3, 3, 2))), rng.standard_normal(4)
+    contiguous = np.ascontiguousarray(view)
+    for forward, backward, args in ((CV.conv2d_forward, CV.conv2d_backward, (W, b, 2, 1)),
+                                    (PL.maxpool2d_forward, PL.maxpool2d_backward, (2, 1)),
+                                    (PL.avgpool2d_forward, PL.avgpool2d_backward, (3, 2))):
+        out, cache = forward(view, *args)
+        out_c, cache_c = forward(contiguous, *args)
+        np.testing.assert_allclose(out, out_c, rtol=1e-13, atol=1e-15)  # sums may run in another order
+        dout = rng.standard_normal(out.shape)
+        for g, g_c in zip(backward(dout, cache), backward(dout, cache_c)):
+            np.testing.assert_allclose(g, g_c, rtol=1e-13, atol=1e-15)
