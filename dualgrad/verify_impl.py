@@ -96,7 +96,6 @@ def run(args, parse_hidden) -> int:
 
 
 def render(result, fn, options, conventions) -> str:
-    from .cli import verify_table
     from .conventions import Conventions
     from .implementation import qualified_name
 
@@ -109,11 +108,13 @@ def render(result, fn, options, conventions) -> str:
                      f"(widths ≤ {options['max_width']}, ≤ {options['max_layers']} layers, N ≤ {options['max_batch']}, "
                      f"|X| in {options['scale'][0]:g}…{options['scale'][1]:g})")
         return "\n".join(lines)
+    message = [line for line in result.message.splitlines() if not line.startswith("checked: ")]
+    lines[-1:] = ["FAIL: " + message[0], *("  " + line for line in message[1:])]
     if result.report is not None:
-        lines += [verify_table([result.report], fd=False), ""]
-        lines.append(result.report.forward_line())
-    lines += ["", "FAIL: " + result.message.splitlines()[0]]
-    lines += ["  " + line for line in result.message.splitlines()[1:]]
+        from .check import table_lines
+
+        header, rows = table_lines(result.report.rows, fd=False)
+        lines += ["", header, *rows, result.report.forward_line()]
     if result.counterexample is not None:
         lines += ["", "the shrunk counterexample (params in your layout, y as your function received it):",
                   counterexample_text(result.counterexample)]
