@@ -173,6 +173,16 @@ def _forward_steps(spec: NetworkSpec, N: int) -> List[Step]:
                           r"\hat y_{nk} = e^{z_{nk}} / \textstyle\sum_j e^{z_{nj}}"))
         loss = Step("L = −(1/N) Σₙ Σₖ Yₙₖ log ŷₙₖ", r"L = -\frac{1}{N} \sum_n \sum_k Y_{nk} \log \hat y_{nk}",
                     "scalar", f"Y = one-hot labels {_shape(N, K)}", rf"Y \text{{: one-hot labels {_shape(N, K)}}}")
+    elif spec.loss != "mse":  # a registered loss: its own docstring says what it is
+        from manual.losses import get_loss
+
+        entry = get_loss(spec.loss)
+        text = _first_line(entry.value_and_dlogits, f"L = {spec.loss}(ŷ, Y)")
+        steps.append(Step(f"ŷ = {spec.head}({zL})", rf"\hat y = \mathrm{{{_tex_escape(spec.head)}}}({tzL})",
+                          _shape(N, K), f"the head of the registered loss {spec.loss}",
+                          rf"\text{{the head of the registered loss {_tex_escape(spec.loss)}}}"))
+        loss = Step(text, rf"\text{{{_tex_escape(text)}}}", "scalar", f"Y = targets {_shape(N, K)}",
+                    rf"Y \text{{: targets {_shape(N, K)}}}")
     else:
         steps.append(Step(f"ŷ = {zL}", rf"\hat y = {tzL}", _shape(N, K), "identity head", r"\text{identity head}"))
         loss = Step("L = (1/(N·K)) Σₙₖ (ŷₙₖ − Yₙₖ)²", r"L = \frac{1}{NK} \sum_{n,k} (\hat y_{nk} - Y_{nk})^2",
@@ -190,6 +200,10 @@ def _backward_steps(spec: NetworkSpec, N: int, rows) -> List[Step]:
     sizes, L, K = spec.sizes, spec.n_layers, spec.sizes[-1]
     if spec.loss == "mse":
         head = Step(f"δ{L} = 2 (ŷ − Y) / (N·K)", rf"\delta_{{{L}}} = 2 (\hat y - Y) / (NK)", _shape(N, K),
+                    row=rows[(L, "dz")])
+    elif spec.loss not in ("binary_cross_entropy", "cross_entropy"):  # registered: from its value_and_dlogits
+        head = Step(f"δ{L} = ∂L/∂z{L}", rf"\delta_{{{L}}} = \partial L / \partial z_{{{L}}}", _shape(N, K),
+                    f"from {spec.loss}'s value_and_dlogits", rf"\text{{from {_tex_escape(spec.loss)}'s value\_and\_dlogits}}",
                     row=rows[(L, "dz")])
     else:
         head = Step(f"δ{L} = (ŷ − Y) / N", rf"\delta_{{{L}}} = (\hat y - Y) / N", _shape(N, K),
