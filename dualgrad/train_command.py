@@ -132,6 +132,16 @@ def _fmt(value: float) -> str:
     return f"{value:.4g}"
 
 
+def _fmt_apart(a: float, b: float):
+    """Two losses shown side by side: 4 significant digits, more when that would print two different
+    values alike (0.22946 and 0.22949 are not both '0.2295'); equal values print alike."""
+    for digits in range(4, 18):
+        sa, sb = f"{a:.{digits}g}", f"{b:.{digits}g}"
+        if sa != sb or a == b:
+            return sa, sb
+    return sa, sb
+
+
 def run_train(args) -> int:
     import numpy as np
 
@@ -291,7 +301,8 @@ def run_train(args) -> int:
         say(f"\nfinal loss {_fmt(train_m['loss'])} (all {len(run.train_rows)} rows, final weights), "
             + _final(train_m, "training"))
     else:
-        say(f"\nfinal loss {_fmt(train_m['loss'])} on the training rows, {_fmt(test_m['loss'])} on the held-out test rows")
+        train_text, test_text = _fmt_apart(train_m["loss"], test_m["loss"])
+        say(f"\nfinal loss {train_text} on the training rows, {test_text} on the held-out test rows (final weights)")
         say(_final(train_m, "training") + ", " + _final(test_m, "test"))
     saved = None
     if args.save is not None:
