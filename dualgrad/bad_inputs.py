@@ -1724,3 +1724,138 @@ def _check_layer_args(draw):
 
 
 register("dualgrad.check_layer", "bad description or count", _check_layer_args)
+
+
+# ---- checking a user's own backprop (check_implementation, check_gradients(impl=...), register_loss)
+
+
+def _article_fn(params, X, y):
+    """A correct user function for a 1-hidden-layer relu/bce network, b as (1, fan_out) rows."""
+    (W1, b1), (W2, b2) = params
+    z1 = X @ W1 + b1
+    a1 = np.maximum(z1, 0)
+    p = 1 / (1 + np.exp(-(a1 @ W2 + b2)))
+    n = X.shape[0]
+    loss = -np.mean(y * np.log(p[:, 0]) + (1 - y) * np.log(1 - p[:, 0]))
+    d2 = (p - y.reshape(-1, 1)) / n
+    d1 = (d2 @ W2.T) * (z1 > 0)
+    return loss, [(X.T @ d1, d1.sum(0, keepdims=True)), (a1.T @ d2, d2.sum(0, keepdims=True))]
+
+
+def _impl_case(draw):
+    spec = NetworkSpec([3, 4, 1], "relu", "binary_cross_entropy")
+    rng = np.random.default_rng(draw(st.integers(0, 99)))
+    params = [(rng.standard_normal((3, 4)), rng.standard_normal((1, 4))), (rng.standard_normal((4, 1)), rng.standard_normal((1, 1)))]
+    X = rng.standard_normal((5, 3))
+    y = (rng.random(5) < 0.5).astype(float)
+    return spec, params, X, y
+
+
+def _impl_returns(what, wrap, expect):
+    def build(draw):
+        from .check import check_gradients
+
+        spec, params, X, y = _impl_case(draw)
+
+        def fn(p, X_, y_):
+            return wrap(*_article_fn(p, X_, y_))
+
+        return (lambda: check_gradients(spec, params, X, y, impl=fn, bias="row")), expect, [params, X, y]
+
+    register("dualgrad.check_gradients(impl=)", what, build)
+
+
+_impl_returns("returns a non-tuple", lambda loss, g: loss, r"must return \(loss, grads\)")
+_impl_returns("returns grads of the wrong count", lambda loss, g: (loss, g[:1]), r"one \(dW, db\) pair per layer")
+_impl_returns("returns grads of the wrong shape", lambda loss, g: (loss, [(dW.T, db) for dW, db in g]),
+              r"has shape \(\d+, \d+\), expected \(\d+, \d+\)")
+_impl_returns("returns NaN grads", lambda loss, g: (loss, [(dW * np.nan, db) for dW, db in g]), r"expected finite gradients")
+_impl_returns("returns a non-numeric loss", lambda loss, g: ("0.5", g), r"loss must be a real number")
+_impl_returns("returns a NaN loss", lambda loss, g: (np.nan, g), r"expected a finite number")
+
+
+def _impl_raises(draw):
+    from .check import check_gradients
+
+    spec, params, X, y = _impl_case(draw)
+
+    def fn(p, X_, y_):
+        raise KeyError("W3")
+
+    return (lambda: check_gradients(spec, params, X, y, impl=fn, bias="row")), r"raised KeyError", [params, X, y]
+
+
+register("dualgrad.check_gradients(impl=)", "the function raises", _impl_raises)
+
+
+def _impl_params_layout(draw):
+    from .check import check_gradients
+
+    spec, params, X, y = _impl_case(draw)
+    bias = draw(st.sampled_from(["vector", "column"]))  # params hold (1, fan_out) rows
+    return (lambda: check_gradients(spec, params, X, y, impl=_article_fn, bias=bias)), r"b must have shape", [params, X, y]
+
+
+register("dualgrad.check_gradients(impl=)", "params not in the named bias layout", _impl_params_layout)
+
+
+def _impl_args(draw):
+    from .check import check_gradients
+    from .user_check import check_implementation
+
+    spec, params, X, y = _impl_case(draw)
+    call, expect = draw(st.sampled_from([
+        (lambda: check_implementation(_article_fn, hidden="relu", loss="binary_cross_entropy", layout="pytorch"),
+         r"layout must be one of"),
+        (lambda: check_implementation(_article_fn, hidden="relu", loss="binary_cross_entropy", reduce="sum"),
+         r"unknown convention"),
+        (lambda: check_implementation(_article_fn, loss="binary_cross_entropy"), r"pass hidden"),
+        (lambda: check_implementation(_article_fn, hidden="relu", loss="binary_cross_entropy", examples=0),
+         r"examples must be a positive int"),
+        (lambda: check_implementation(_article_fn, hidden="relu", loss="binary_cross_entropy", scale=(0, 1)),
+         r"scale must be"),
+        (lambda: check_implementation(_article_fn, hidden="relu", loss="binary_cross_entropy", mse="halved"),
+         r"mse must be one of"),
+        (lambda: check_implementation(lambda p: 0, hidden="relu", loss="binary_cross_entropy"), r"three arguments"),
+        (lambda: check_implementation(None, hidden="relu", loss="binary_cross_entropy"), r"needs a function"),
+        (lambda: check_gradients(spec, params, X, y, bias="row"), r"pass it as impl=fn"),
+    ]))
+    return call, expect, [params, X, y]
+
+
+register("dualgrad.check_implementation", "bad argument or convention", _impl_args)
+
+
+def _register_loss_args(draw):
+    from .registry import register_loss
+
+    def value(s, Y):
+        return 0.0, s * 0
+
+    args, expect = draw(st.sampled_from([
+        (("mse", value, value), r"built-in loss"),
+        (("two words", value, value), r"identifier"),
+        (("mine", None, value), r"callable value_and_dlogits"),
+        (("mine", value, "jnp.mean"), r"callable jax_fn"),
+    ]))
+    from manual import spec as _spec
+
+    return (lambda: register_loss(*args)), expect, [_spec.LOSS_NAMES]
+
+
+register("dualgrad.register_loss", "bad name or function", _register_loss_args)
+
+_IMPL_FILE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs", "examples", "my_net.py")
+_IMPL = ["verify", "--hidden", "relu", "--loss", "binary_cross_entropy", "--bias", "row", "--examples", "2"]
+_cli_kind("--impl target that does not load",
+          st.sampled_from([_IMPL + ["--impl", "no_such_file.py:fn"], _IMPL + ["--impl", "no_such_module_xyz:fn"],
+                           _IMPL + ["--impl", f"{_IMPL_FILE}:no_such_function"], _IMPL + ["--impl", _IMPL_FILE],
+                           _IMPL + ["--impl", f"{_IMPL_FILE}:np"]]),
+          r"--impl .*(does not import|has no|expected FILE\.py:FUNCTION|not a function)")
+_cli_kind("--impl conventions without --impl or out of range",
+          st.sampled_from([["verify", "--layout", "out_in"], ["verify", "--kink", "either"],
+                           _IMPL + ["--impl", f"{_IMPL_FILE}:loss_and_grads", "--layout", "torch"],
+                           _IMPL + ["--impl", f"{_IMPL_FILE}:loss_and_grads", "--scale", "1", "0"],
+                           _IMPL + ["--impl", f"{_IMPL_FILE}:loss_and_grads", "--max-width", "0"],
+                           _IMPL + ["--impl", f"{_IMPL_FILE}:loss_and_grads", "--fd"]]),
+          r"use with --impl|invalid choice|scale must be|--max-width must be a positive int|--fd is for")
