@@ -277,7 +277,7 @@ def check_implementation(fn, *, examples: int = 200, seed: int = 0, sizes=None, 
     something that cannot be compared (wrong count or shape, NaN) or raises — with the
     shrunk case that makes it do so.
     """
-    from hypothesis import HealthCheck, Phase, given, reject, settings
+    from hypothesis import HealthCheck, Phase, Verbosity, given, reject, settings
     from hypothesis import seed as hypothesis_seed
     from hypothesis.errors import Flaky, Unsatisfiable
 
@@ -337,7 +337,7 @@ def check_implementation(fn, *, examples: int = 200, seed: int = 0, sizes=None, 
 
     prop = settings(max_examples=examples, deadline=None, database=None, derandomize=False,
                     suppress_health_check=list(HealthCheck), phases=[Phase.generate, Phase.shrink],
-                    report_multiple_bugs=False, print_blob=False)(given(strategy)(one_case))
+                    report_multiple_bugs=False, print_blob=False, verbosity=Verbosity.quiet)(given(strategy)(one_case))
     prop = hypothesis_seed(seed)(prop)
     try:
         prop()
