@@ -246,7 +246,7 @@ def run_train(args) -> int:
     what = (f"{len(run.classes)} classes {_labels_text(run.classes)}" if task == "classification"
             else f"regression target {label_name or ''}".rstrip())
     say(f"dualgrad train {name}: {X.shape[0]} rows, {X.shape[1]} feature{'s' if X.shape[1] != 1 else ''}, {what}"
-        + (f" ({n_dropped} rows with missing values dropped)" if n_dropped else ""))
+        + (f" ({n_dropped} row{'s' if n_dropped != 1 else ''} with missing values dropped)" if n_dropped else ""))
     if names is not None and run.feature_names != [f"x{j + 1}" for j in range(X.shape[1])]:
         shown = ", ".join(run.feature_names[:8]) + (", ..." if len(run.feature_names) > 8 else "")
         say(f"features: {shown}; label: {label_name}")

@@ -145,7 +145,7 @@ def test_missing_values_refused_with_line_and_column_or_dropped(tmp_path, capsys
     assert status == 2
     one_line_error(err, "line 7, column 3", "missing value 'NA'", "--drop-missing")
     status, out, err = run(capsys, "train", path, "--drop-missing", *FAST)
-    assert status == 0 and "59 rows" in out and "1 rows with missing values dropped" in out
+    assert status == 0 and "59 rows" in out and "(1 row with missing values dropped)" in out
 
 
 def test_save_then_predict_labels_probabilities_and_out(tmp_path, capsys, iris_like):
