@@ -23,3 +23,21 @@ settings.register_profile("ci", max_examples=2000, derandomize=True, database=No
 settings.register_profile("thorough", max_examples=50_000, **_common)
 settings.register_profile("mutation", max_examples=100, derandomize=True, database=None, **_common)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _registered_losses_do_not_leak():
+    """A loss registered during a test (also dualgrad's own sigmoid_mse, registered on first use of
+    head="sigmoid") is removed afterwards, so that sweeps and strategies in later tests of the same
+    worker draw the built-in losses only, as a fresh process would."""
+    from manual import losses as manual_losses
+
+    before = set(manual_losses.LOSSES)
+    yield
+    from dualgrad.registry import unregister_loss
+
+    for name in set(manual_losses.LOSSES) - before:
+        unregister_loss(name)
