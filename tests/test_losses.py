@@ -160,3 +160,16 @@ def test_mse_targets_of_shape_n_and_n_by_1_agree():
     y = rng.standard_normal(6)  # (N,)
     for side in (manual, reference):
         assert_same(side.loss_and_grads(spec, params, X, y), side.loss_and_grads(spec, params, X, y.reshape(6, 1)))
+
+
+@pytest.mark.parametrize("name", ["hinge", "MSE", "", "cross entropy"])
+def test_get_loss_refuses_an_unknown_name_with_the_valid_ones(name):
+    """The documented ValueError naming the valid names, on both sides (a KeyError would escape the
+    CLI's handler: found by the mutation run of manual/losses.py, docs/mutation-testing.md)."""
+    from manual.losses import get_loss as manual_get_loss
+    from reference.losses import get_loss as reference_get_loss
+
+    with pytest.raises(ValueError, match=r"unknown loss .*valid names: binary_cross_entropy, cross_entropy, mse"):
+        manual_get_loss(name)
+    with pytest.raises(ValueError, match=r"has no JAX twin"):
+        reference_get_loss(name)
