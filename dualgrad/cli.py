@@ -4,12 +4,14 @@
     dualgrad verify --sizes 10 64 3 --hidden relu --loss cross_entropy --batch 32 --seed 0 [--fd] [--l2 0.01]
     dualgrad explain --sizes 10 64 3 [--hidden relu] [--loss cross_entropy] [--batch 32] [--format markdown]
     dualgrad explain --sizes 2 8 1 --batch 4 --plot graph.png   # and the computation graph, drawn
+    dualgrad explain --stack "dense:16 batchnorm tanh dense:3" --input 8 [--values]   # a stack of layers
+    dualgrad explain --stack "conv:4:3:1:1 relu maxpool:2 flatten dense:3" --input 1 8 8   # a conv stack
     dualgrad train moons --hidden-sizes 16 16 --optimizer adam --epochs 200 --out plots/ [--check]
     dualgrad verify --import my_activations.py --hidden softsign    # a user's registered activation
     dualgrad verify --impl my_net.py:loss_and_grads --hidden relu --loss binary_cross_entropy --bias row
                                           # your own backprop, on random networks (dualgrad.verify_impl)
 
-Exit status: 0 success; 1 a gradient check failed (verify, train --check);
+Exit status: 0 success; 1 a gradient check failed (verify, explain, train --check);
 2 bad input (one line `dualgrad: error: ...` on stderr, never a traceback);
 3 training diverged (the loss or a gradient became NaN or infinite).
 Output is deterministic for a given seed. A progress bar is drawn on stderr
@@ -146,7 +148,14 @@ def build_parser() -> argparse.ArgumentParser:
     explain = sub.add_parser("explain", help="the derivation of one network, step by step",
                              description="Parameters, forward and backward steps with shapes, and each "
                                          "gradient's measured error against jax.grad.")
-    _network_arguments(explain, sizes_required=True)
+    _network_arguments(explain, sizes_required=False)
+    explain.add_argument("--stack", metavar="LAYERS",
+                         help="a stack instead of --sizes, e.g. 'dense:16 batchnorm tanh dense:3' with --input 8, or "
+                              "'conv:4:3:1:1 relu maxpool:2 flatten dense:3' with --input 1 8 8 (dualgrad.explain_stack)")
+    explain.add_argument("--input", type=int, nargs="+", metavar="D",
+                         help="with --stack: the input features D (the vocabulary for an embedding), or C H W")
+    explain.add_argument("--values", action="store_true",
+                         help="also print the numbers: each δ and dW (MLP), each dx and dparam (stack)")
     explain.add_argument("--format", choices=("text", "markdown"), default="text")
     explain.add_argument("--plot", metavar="FILE", help="also draw the computation graph into FILE (.png or .svg; "
                                                         "needs matplotlib: pip install 'dualgrad[plot]')")
@@ -394,13 +403,20 @@ def _explain(args) -> int:
     _nonnegative(args.l2, "--l2")
     if args.seed < 0:
         raise CliError(f"--seed must be a non-negative int, got {args.seed}")
+    if (args.sizes is None) == (args.stack is None):
+        raise CliError("explain needs exactly one of --sizes S S ... (an MLP) or --stack LAYERS --input D (a stack)")
+    if args.stack is not None:
+        return _explain_stack(args)
+    if args.input is not None:
+        raise CliError("--input is for --stack; an MLP's inputs are the first of --sizes")
     spec = _spec_from(args.sizes, args.hidden, args.loss, args.l2)
     _check_reference_twins(spec.hidden)
     if args.plot is not None:
         _check_plot_file(args.plot)
-    from .explain import explain
+    from .explain import explain_result
 
-    print(explain(spec, batch=args.batch or 32, seed=args.seed, fmt=args.format))
+    result = explain_result(spec, batch=args.batch or 32, seed=args.seed, fmt=args.format, values=args.values)
+    print(result.text)
     if args.plot is not None:
         from .graph_plot import draw_graph
 
@@ -409,7 +425,26 @@ def _explain(args) -> int:
         except OSError as err:
             raise CliError(f"--plot {args.plot}: cannot write it: {err.strerror or err}") from None
         print(f"wrote {args.plot}")
-    return 0
+    return 0 if result.passed else 1
+
+
+def _explain_stack(args) -> int:
+    """explain --stack: every layer's forward and backward, measured (dualgrad.explain_stack)."""
+    given = [flag for flag, value in (("--hidden", args.hidden), ("--l2", args.l2), ("--plot", args.plot))
+             if value is not None] + (["--format markdown"] if args.format != "text" else [])
+    if given:
+        raise CliError(f"{', '.join(given)} {'is' if len(given) == 1 else 'are'} for --sizes networks, not --stack")
+    if args.input is None:
+        raise CliError("--stack needs --input: D features (the vocabulary for an embedding first) or C H W")
+    from .explain_stack import derive_stack, render_stack, stack_from_arguments
+
+    try:
+        stack = stack_from_arguments(args.stack, args.input, args.loss)
+        derivation = derive_stack(stack, batch=args.batch or 4, seed=args.seed)
+    except (TypeError, ValueError) as err:
+        raise CliError(str(err).splitlines()[0]) from None
+    print(render_stack(derivation, values=args.values))
+    return 0 if derivation.passed else 1
 
 
 def _check_plot_file(path):

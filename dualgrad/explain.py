@@ -18,17 +18,43 @@ manual forward and derivative functions.
 
 from __future__ import annotations
 
+import re
 from typing import List, NamedTuple, Optional
 
 import numpy as np
 
-from manual.activations import ACTIVATIONS
+from manual.activations import ACTIVATIONS, BUILT_IN
 from manual.spec import NetworkSpec
 
 from .check import RTOL, ATOL, GradientRow, _num, check_gradients, random_case
 from .compare import leaf_error, network_scale
 
 FORMATS = ("text", "markdown")
+
+# The head's step derived, not asserted: from ∂L/∂ŷ through the head's Jacobian to δ = ∂L/∂z (s: logits).
+HEAD_DERIVATIONS = {
+    "cross_entropy": (
+        "∂L/∂ŷₙⱼ = −Yₙⱼ / (N ŷₙⱼ),  softmax Jacobian ∂ŷₙⱼ/∂sₙₖ = ŷₙⱼ ([j = k] − ŷₙₖ)",
+        "⇒ dsₙₖ = Σⱼ ∂L/∂ŷₙⱼ ŷₙⱼ ([j = k] − ŷₙₖ) = (ŷₙₖ Σⱼ Yₙⱼ − Yₙₖ) / N = (ŷₙₖ − Yₙₖ) / N  (Σⱼ Yₙⱼ = 1)",
+    ),
+    "binary_cross_entropy": (
+        "∂L/∂ŷₙ = (ŷₙ − yₙ) / (N ŷₙ (1 − ŷₙ)),  σ'(sₙ) = ŷₙ (1 − ŷₙ)",
+        "⇒ dsₙ = ∂L/∂ŷₙ · σ'(sₙ) = (ŷₙ − yₙ) / N",
+    ),
+}
+HEAD_DERIVATIONS_TEX = {
+    "cross_entropy": (
+        r"\frac{\partial L}{\partial \hat y_{nj}} = -\frac{Y_{nj}}{N \hat y_{nj}},\ "
+        r"\frac{\partial \hat y_{nj}}{\partial z_{nk}} = \hat y_{nj} ([j = k] - \hat y_{nk})",
+        r"\delta_{nk} = \sum_j \frac{\partial L}{\partial \hat y_{nj}} \hat y_{nj} ([j = k] - \hat y_{nk})"
+        r" = \frac{\hat y_{nk} \sum_j Y_{nj} - Y_{nk}}{N} = \frac{\hat y_{nk} - Y_{nk}}{N}",
+    ),
+    "binary_cross_entropy": (
+        r"\frac{\partial L}{\partial \hat y_n} = \frac{\hat y_n - y_n}{N \hat y_n (1 - \hat y_n)},\ "
+        r"\sigma'(z_n) = \hat y_n (1 - \hat y_n)",
+        r"\delta_n = \frac{\partial L}{\partial \hat y_n} \sigma'(z_n) = \frac{\hat y_n - y_n}{N}",
+    ),
+}
 
 
 class Formula(NamedTuple):
@@ -43,36 +69,30 @@ class Formula(NamedTuple):
     in_a: bool = False  # the derivative is written in a = f(z)
 
 
-FORMULAS = {
-    "identity": Formula("identity", "z", "1", r"\mathrm{id}", "z", "1"),
-    "relu": Formula("relu", "max(z, 0)", "[z > 0]", r"\mathrm{relu}", r"\max(z, 0)", r"\mathbb{1}[z > 0]"),
-    "leaky_relu": Formula("leaky_relu", "z if z ≥ 0 else 0.01 z", "1 if z ≥ 0 else 0.01",
-                          r"\mathrm{lrelu}", r"\max(z,\ 0.01 z)",
-                          r"\mathbb{1}[z \ge 0] + 0.01\,\mathbb{1}[z < 0]"),
-    "elu": Formula("elu", "z if z > 0 else eᶻ − 1", "1 if z > 0 else a + 1",
-                   r"\mathrm{elu}", r"z\,\mathbb{1}[z > 0] + (e^{z} - 1)\,\mathbb{1}[z \le 0]",
-                   r"\mathbb{1}[z > 0] + (a + 1)\,\mathbb{1}[z \le 0]", True),
-    "gelu": Formula("gelu", "½ z (1 + tanh u),  u = √(2/π) (z + 0.044715 z³)",
-                    "½ (1 + tanh u) + ½ z (1 − tanh² u) √(2/π) (1 + 0.134145 z²)",
-                    r"\mathrm{gelu}", r"\tfrac12 z (1 + \tanh u),\ u = \sqrt{2/\pi}\,(z + 0.044715 z^3)",
-                    r"\tfrac12 (1 + \tanh u) + \tfrac12 z (1 - \tanh^2 u) \sqrt{2/\pi}\,(1 + 0.134145 z^2)"),
-    "silu": Formula("silu", "z σ(z)", "σ(z) (1 + z (1 − σ(z)))",
-                    r"\mathrm{silu}", r"z\,\sigma(z)", r"\sigma(z)\,(1 + z\,(1 - \sigma(z)))"),
-    "sigmoid": Formula("σ", "1 / (1 + e⁻ᶻ)", "a (1 − a)", r"\sigma", r"1 / (1 + e^{-z})", r"a\,(1 - a)", True),
-    "tanh": Formula("tanh", "tanh(z)", "1 − a²", r"\tanh", r"\tanh z", r"1 - a^2", True),
-    "softplus": Formula("softplus", "log(1 + eᶻ)", "σ(z)", r"\mathrm{softplus}", r"\log(1 + e^{z})", r"\sigma(z)"),
-}
+# The symbol of each built-in in the text (default: its name) and in LaTeX (default: \mathrm{name}).
+SYMBOLS = {"identity": ("identity", r"\mathrm{id}"), "leaky_relu": ("leaky_relu", r"\mathrm{lrelu}"),
+           "sigmoid": ("σ", r"\sigma"), "tanh": ("tanh", r"\tanh")}
+
+
+def _doc_formula(fn, prefix: str, default: str):
+    """(text, tex) of fn's docstring: its first line without `prefix`, and its `TeX:` line (else the
+    text in \text{...}). The one source of the formulas `explain` prints."""
+    doc = (getattr(fn, "__doc__", None) or "").strip()
+    text = _strip(doc.splitlines()[0].strip(), prefix) if doc else default
+    tex = next((line.strip()[4:].strip() for line in doc.splitlines() if line.strip().startswith("TeX:")), None)
+    return text, tex if tex is not None else rf"\text{{{_tex_escape(text)}}}"
 
 
 def formula(name: str) -> Formula:
-    """The formula of activation `name`; for a registered one, its manual functions' docstrings."""
-    if name in FORMULAS:
-        return FORMULAS[name]
+    """The formula of activation `name`, from the docstrings of its manual functions (built-in or
+    registered): the first line of forward ('a = ...') and of derivative ('da/dz = ...'), and
+    their `TeX:` lines."""
     act = ACTIVATIONS[name]
-    fwd = _strip(_first_line(act.forward, f"{name}(z)"), "a = ")  # "a = z / (1 + |z|)" -> "z / (1 + |z|)"
-    der = _strip(_first_line(act.derivative, "(its derivative function has no docstring)"), "da/dz = ")
-    return Formula(name, fwd, der, rf"\mathrm{{{_tex_escape(name)}}}", rf"\text{{{_tex_escape(fwd)}}}",
-                   rf"\text{{{_tex_escape(der)}}}")
+    fwd, fwd_tex = _doc_formula(act.forward, "a = ", f"{name}(z)")
+    der, der_tex = _doc_formula(act.derivative, "da/dz = ", "(its derivative function has no docstring)")
+    symbol, tex_symbol = SYMBOLS.get(name, (name, rf"\mathrm{{{_tex_escape(name)}}}"))
+    in_a = re.search(r"(?<![\w\\])a(?![\w(])", der) is not None  # written in a = f(z)
+    return Formula(symbol, fwd, der, tex_symbol, fwd_tex, der_tex, in_a)
 
 
 class Step(NamedTuple):
@@ -82,18 +102,42 @@ class Step(NamedTuple):
     note: str = ""  # a definition used in the step (text)
     note_tex: str = ""
     row: Optional[GradientRow] = None  # the measured error of a δ, dW or db step
+    more: tuple = ()  # further lines under the step (the head's derivation), text
+    more_tex: tuple = ()
 
 
-def explain(spec: NetworkSpec, batch: int = 32, seed: int = 0, fmt: str = "text") -> str:
+def explain(spec: NetworkSpec, batch: int = 32, seed: int = 0, fmt: str = "text", values: bool = False) -> str:
     """The derivation of `spec` on a batch of `batch` rows, in `fmt` ('text' or 'markdown').
 
-    The measured errors come from `check_gradients` on `random_case(spec, batch, seed)`.
+    The measured errors come from `check_gradients` on `random_case(spec, batch, seed)`;
+    `values` adds the numbers of each δ, dW and db (manual's) under its step.
     """
+    return explain_result(spec, batch, seed, fmt, values).text
+
+
+class ExplainResult(NamedTuple):
+    text: str
+    passed: bool  # every gradient and every δ within tolerance (`dualgrad explain` exits 1 otherwise)
+
+
+def explain_result(spec: NetworkSpec, batch: int = 32, seed: int = 0, fmt: str = "text",
+                   values: bool = False) -> ExplainResult:
+    """`explain`'s text and whether every measured step passed."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; valid: {', '.join(FORMATS)}")
     d = derivation(spec, batch, seed)
     render = _render_markdown if fmt == "markdown" else _render_text
-    return render(spec, batch, seed, d.forward, d.backward, d.report, d.delta_rows)
+    text = render(spec, batch, seed, d.forward, d.backward, d.report, d.delta_rows,
+                  d.values if values else None)
+    return ExplainResult(text, bool(d.report.passed and all(row.passed for row in d.delta_rows)))
+
+
+def head_derivation(loss: str, logit: str = "s", delta: str = "ds", tex: bool = False) -> tuple:
+    """The head's step derived (lines), for cross_entropy and binary_cross_entropy; () otherwise."""
+    if tex:
+        return HEAD_DERIVATIONS_TEX.get(loss, ())
+    return tuple(line.replace("dsₙ", "\0").replace("sₙ", logit + "ₙ").replace("\0", delta + "ₙ")
+                 for line in HEAD_DERIVATIONS.get(loss, ()))
 
 
 class Derivation(NamedTuple):
@@ -103,6 +147,7 @@ class Derivation(NamedTuple):
     backward: List[Step]  # δ, dW, db steps carry `row`, their error against jax.grad
     report: object  # the GradientReport of dW and db
     delta_rows: List[GradientRow]  # one per layer, name 'dz'
+    values: Optional[dict] = None  # {(layer, 'dz' | 'dW' | 'db'): manual's array}
 
 
 def derivation(spec: NetworkSpec, batch: int = 32, seed: int = 0) -> Derivation:
@@ -113,7 +158,25 @@ def derivation(spec: NetworkSpec, batch: int = 32, seed: int = 0) -> Derivation:
     report = check_gradients(spec, *case)
     delta_rows = measure_deltas(spec, *case)
     rows = {(row.layer, row.name): row for row in (*report, *delta_rows)}
-    return Derivation(_forward_steps(spec, batch), _backward_steps(spec, batch, rows), report, delta_rows)
+    return Derivation(_forward_steps(spec, batch), _backward_steps(spec, batch, rows), report, delta_rows,
+                      _manual_values(spec, *case))
+
+
+def _manual_values(spec: NetworkSpec, params, X, y) -> dict:
+    """Manual's δ_l, dW_l and db_l on the batch, by layer."""
+    from manual.losses import get_loss
+    from manual.network import backward, forward_with_cache
+    from manual.validation import encode_targets
+
+    X = np.asarray(X, np.float64)
+    logits, caches = forward_with_cache(spec, params, X)
+    _, ds = get_loss(spec.loss).value_and_dlogits(logits, encode_targets(spec, y, X.shape[0]))
+    deltas = []
+    grads = backward(spec, params, caches, ds, deltas=deltas)
+    out = {}
+    for l, (dz, (dW, db)) in enumerate(zip(deltas, grads), start=1):
+        out[(l, "dz")], out[(l, "dW")], out[(l, "db")] = dz, dW, db
+    return out
 
 
 def measure_deltas(spec: NetworkSpec, params, X, y) -> List[GradientRow]:
@@ -207,8 +270,8 @@ def _backward_steps(spec: NetworkSpec, N: int, rows) -> List[Step]:
                     row=rows[(L, "dz")])
     else:
         head = Step(f"δ{L} = (ŷ − Y) / N", rf"\delta_{{{L}}} = (\hat y - Y) / N", _shape(N, K),
-                    "the head's σ/softmax and the log cancel", r"\text{the head and the log cancel}",
-                    row=rows[(L, "dz")])
+                    row=rows[(L, "dz")], more=head_derivation(spec.loss, "z", "δ"),
+                    more_tex=head_derivation(spec.loss, tex=True))
     steps = [head]
     for l in range(L, 0, -1):
         i, o = sizes[l - 1], sizes[l]
@@ -261,7 +324,16 @@ def _verdict(report, delta_rows) -> str:
             f"|manual − ref| ≤ {RTOL:g}·|ref| + {RTOL:g}·max|ref| + {ATOL:g}·max(1, max|ref of the network|)")
 
 
-def _render_text(spec, N, seed, forward, backward, report, delta_rows) -> str:
+def _values_lines(values, row, indent="          ") -> List[str]:
+    if values is None or row is None or (row.layer, row.name) not in values:
+        return []
+    a = np.asarray(values[(row.layer, row.name)])
+    text = np.array2string(np.where(a == 0, 0.0, a), precision=4, suppress_small=True,
+                           max_line_width=100, threshold=64)
+    return [(indent + line).rstrip() for line in text.splitlines()]
+
+
+def _render_text(spec, N, seed, forward, backward, report, delta_rows, values=None) -> str:
     lines = [f"Network {_title(spec, N)}", "", "Parameters"]
     table = [("layer", "weights", "biases", "count")]
     for l, i, o, nw, nb, n in _param_rows(spec):
@@ -282,6 +354,8 @@ def _render_text(spec, N, seed, forward, backward, report, delta_rows) -> str:
             out.append(line.rstrip())
             if s.note:
                 out.append(f"      where {s.note}")
+            out += [f"      {line}" for line in s.more]
+            out += _values_lines(values, s.row)
         return out
 
     lines += ["", "Forward  (layer l: z_l = a_{l−1} W_l + b_l; @ is the matrix product)"] + block(forward)
@@ -291,7 +365,7 @@ def _render_text(spec, N, seed, forward, backward, report, delta_rows) -> str:
     return "\n".join(lines)
 
 
-def _render_markdown(spec, N, seed, forward, backward, report, delta_rows) -> str:
+def _render_markdown(spec, N, seed, forward, backward, report, delta_rows, values=None) -> str:
     lines = [f"## Network {_title(spec, N)}", "", "### Parameters", "",
              "| layer | weights | biases | count |", "|---:|---|---|---:|"]
     for l, i, o, nw, nb, n in _param_rows(spec):
@@ -299,7 +373,8 @@ def _render_markdown(spec, N, seed, forward, backward, report, delta_rows) -> st
     lines.append(f"| **total** | | | **{spec.n_params()}** |")
 
     def cell(s: Step) -> str:
-        return f"${s.tex}$" + (f", where ${s.note_tex}$" if s.note_tex else "")
+        return f"${s.tex}$" + (f", where ${s.note_tex}$" if s.note_tex else "") + \
+            "".join(f"<br>${line}$" for line in s.more_tex)
 
     lines += ["", "### Forward pass", "", "Layer $l$ computes $z_l = a_{l-1} W_l + b_l$.", "",
               "| step | shape |", "|---|---|"]
@@ -311,6 +386,9 @@ def _render_markdown(spec, N, seed, forward, backward, report, delta_rows) -> st
         if s.row:
             lines.append(f"| {cell(s)} | {s.shape} | {_num(s.row.max_abs)} | {_num(s.row.max_rel)} | "
                          f"{'pass' if s.row.passed else '**FAIL**'} |")
+            numbers = _values_lines(values, s.row, "")
+            if numbers:
+                lines.append("| <pre>" + "<br>".join(numbers) + " </pre> | | | | |")
         else:
             lines.append(f"| {cell(s)} | {s.shape} | | | |")
     lines += ["", f"Measured on a random batch (seed {seed}) against `jax.grad` (float64). {_verdict(report, delta_rows)}"]
@@ -330,3 +408,7 @@ def _tex_escape(s: str) -> str:
     for ch in "\\{}_^#&%$|":
         s = s.replace(ch, "\\" + ch if ch != "\\" else r"\textbackslash ")
     return s
+
+
+# The built-ins' formulas, read from manual.activations' docstrings (one source: the code's own).
+FORMULAS = {name: formula(name) for name in BUILT_IN}

@@ -1,6 +1,7 @@
 """Hidden-layer activations a = f(z), each written next to its derivative f'(z).
 
-Every derivative takes both the pre-activation `z` and the activation `a = f(z)`
+Each docstring's first line is the formula the code computes (`dualgrad explain` prints it),
+the `TeX:` line the same in LaTeX, then notes. Every derivative takes both the pre-activation `z` and the activation `a = f(z)`
 (arrays of the same shape) and returns da/dz elementwise; each uses whichever is
 cheaper and more accurate: σ' = a(1 − a) reuses the output, gelu' needs z.
 In backprop the derivative multiplies the upstream gradient: dz = da ⊙ f'(z).
@@ -35,94 +36,157 @@ class Activation(NamedTuple):
 
 
 def identity(z):
-    """a = z"""
+    r"""a = z
+
+    TeX: z
+    """
     return z
 
 
 def identity_derivative(z, a):
-    """da/dz = 1"""
+    r"""da/dz = 1
+
+    TeX: 1
+    """
     return np.ones_like(z)
 
 
 def relu(z):
-    """a = max(z, 0)"""
+    r"""a = max(z, 0)
+
+    TeX: \max(z, 0)
+    """
     return np.maximum(z, 0.0)
 
 
 def relu_derivative(z, a):
-    """da/dz = 1 if z > 0 else 0.  NOTE: 0 at z = 0, as jax.nn.relu."""
+    r"""da/dz = [z > 0]
+
+    TeX: \mathbb{1}[z > 0]
+    1 if z > 0 else 0.  NOTE: 0 at z = 0, as jax.nn.relu.
+    """
     return (z > 0).astype(z.dtype)
 
 
 def leaky_relu(z):
-    """a = z if z ≥ 0 else 0.01 z"""
+    r"""a = z if z ≥ 0 else 0.01 z
+
+    TeX: \max(z,\ 0.01 z)
+    """
     return np.where(z >= 0, z, LEAKY_SLOPE * z)
 
 
 def leaky_relu_derivative(z, a):
-    """da/dz = 1 if z ≥ 0 else 0.01.  NOTE: 1 at z = 0, as jax.nn.leaky_relu."""
+    r"""da/dz = 1 if z ≥ 0 else 0.01
+
+    TeX: \mathbb{1}[z \ge 0] + 0.01\,\mathbb{1}[z < 0]
+    NOTE: 1 at z = 0, as jax.nn.leaky_relu.
+    """
     return np.where(z >= 0, 1.0, LEAKY_SLOPE).astype(z.dtype)
 
 
 def elu(z):
-    """a = z if z > 0 else α (eᶻ − 1)"""
+    r"""a = z if z > 0 else eᶻ − 1
+
+    TeX: z\,\mathbb{1}[z > 0] + (e^{z} - 1)\,\mathbb{1}[z \le 0]
+    In general α (eᶻ − 1) for z ≤ 0; α = ELU_ALPHA = 1, jax.nn.elu's default.
+    """
     return np.where(z > 0, z, ELU_ALPHA * np.expm1(np.minimum(z, 0.0)))
 
 
 def elu_derivative(z, a):
-    """da/dz = 1 if z > 0 else α eᶻ = a + α.  NOTE: α = 1 at z = 0, as jax.nn.elu."""
+    r"""da/dz = 1 if z > 0 else a + 1
+
+    TeX: \mathbb{1}[z > 0] + (a + 1)\,\mathbb{1}[z \le 0]
+    In general α eᶻ = a + α for z ≤ 0, α = 1.  NOTE: α = 1 at z = 0, as jax.nn.elu.
+    """
     return np.where(z > 0, 1.0, a + ELU_ALPHA).astype(z.dtype)
 
 
 def sigmoid(z):
-    """a = σ(z) = 1 / (1 + e⁻ᶻ), computed as exp(−log(1 + e⁻ᶻ)) so no exp overflows."""
+    r"""a = 1 / (1 + e⁻ᶻ)
+
+    TeX: 1 / (1 + e^{-z})
+    σ(z), computed as exp(−log(1 + e⁻ᶻ)) so no exp overflows.
+    """
     return np.exp(-np.logaddexp(0.0, -z))
 
 
 def sigmoid_derivative(z, a):
-    """da/dz = σ(z)(1 − σ(z)) = a (1 − a)"""
+    r"""da/dz = a (1 − a)
+
+    TeX: a\,(1 - a)
+    σ'(z) = σ(z)(1 − σ(z)), written in the output a = σ(z).
+    """
     return a * (1.0 - a)
 
 
 def tanh(z):
-    """a = tanh(z)"""
+    r"""a = tanh(z)
+
+    TeX: \tanh z
+    """
     return np.tanh(z)
 
 
 def tanh_derivative(z, a):
-    """da/dz = 1 − tanh²(z) = (1 − a)(1 + a), the factored form is exact near saturation."""
+    r"""da/dz = (1 − a)(1 + a)
+
+    TeX: (1 - a)(1 + a)
+    1 − tanh²(z) = 1 − a², factored: the factored form is exact near saturation.
+    """
     return (1.0 - a) * (1.0 + a)
 
 
 def softplus(z):
-    """a = log(1 + eᶻ), as logaddexp(0, z) so large z does not overflow."""
+    r"""a = log(1 + eᶻ)
+
+    TeX: \log(1 + e^{z})
+    Computed as logaddexp(0, z) so large z does not overflow.
+    """
     return np.logaddexp(0.0, z)
 
 
 def softplus_derivative(z, a):
-    """da/dz = σ(z)"""
+    r"""da/dz = σ(z)
+
+    TeX: \sigma(z)
+    """
     return sigmoid(z)
 
 
 def silu(z):
-    """a = z σ(z)"""
+    r"""a = z σ(z)
+
+    TeX: z\,\sigma(z)
+    """
     return z * sigmoid(z)
 
 
 def silu_derivative(z, a):
-    """da/dz = σ(z) + z σ(z)(1 − σ(z)) = σ(z)(1 + z (1 − σ(z)))"""
+    r"""da/dz = σ(z) (1 + z (1 − σ(z)))
+
+    TeX: \sigma(z)\,(1 + z\,(1 - \sigma(z)))
+    From σ(z) + z σ(z)(1 − σ(z)).
+    """
     s = sigmoid(z)
     return s * (1.0 + z * (1.0 - s))
 
 
 def gelu(z):
-    """a = ½ z (1 + tanh u),  u = √(2/π) (z + 0.044715 z³)"""
+    r"""a = ½ z (1 + tanh u),  u = √(2/π) (z + 0.044715 z³)
+
+    TeX: \tfrac12 z (1 + \tanh u),\ u = \sqrt{2/\pi}\,(z + 0.044715 z^3)
+    """
     u = GELU_C * (z + GELU_K * z**3)
     return 0.5 * z * (1.0 + np.tanh(u))
 
 
 def gelu_derivative(z, a):
-    """da/dz = ½ (1 + tanh u) + ½ z (1 − tanh² u) √(2/π) (1 + 3·0.044715 z²)"""
+    r"""da/dz = ½ (1 + tanh u) + ½ z (1 − tanh² u) √(2/π) (1 + 3·0.044715 z²)
+
+    TeX: \tfrac12 (1 + \tanh u) + \tfrac12 z (1 - \tanh^2 u) \sqrt{2/\pi}\,(1 + 3 \cdot 0.044715 z^2)
+    """
     t = np.tanh(GELU_C * (z + GELU_K * z**3))
     return 0.5 * (1.0 + t) + 0.5 * z * (1.0 - t * t) * GELU_C * (1.0 + 3.0 * GELU_K * z * z)
 

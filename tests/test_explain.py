@@ -2,6 +2,8 @@
 
 import re
 
+import numpy as np
+
 import pytest
 
 from dualgrad.explain import FORMULAS, explain
@@ -85,3 +87,67 @@ def test_deterministic_for_a_seed():
 def test_bad_arguments(kwargs, error):
     with pytest.raises(error):
         explain(SPEC, **kwargs)
+
+
+# ---- formulas from the code's docstrings, the head derived, --values, the exit status ----------------------
+
+
+@pytest.mark.parametrize("name", manual_acts.BUILT_IN)
+def test_formulas_are_the_docstrings(name):
+    """The derivative `explain` prints is the first docstring line of the function that runs."""
+    act = manual_acts.ACTIVATIONS[name]
+    f = FORMULAS[name]
+    assert act.derivative.__doc__.strip().splitlines()[0] == f"da/dz = {f.derivative}"
+    assert act.forward.__doc__.strip().splitlines()[0] == f"a = {f.forward}"
+    assert "TeX:" in act.derivative.__doc__ and f.tex_derivative in act.derivative.__doc__
+
+
+@pytest.mark.parametrize("name", manual_acts.BUILT_IN)
+def test_printed_derivative_is_what_the_code_computes(name):
+    """Evaluate the printed formula (a few spellings turned into Python) against the function's values."""
+    act = manual_acts.ACTIVATIONS[name]
+    z = np.array([-1.7, -0.3, 0.4, 2.2])
+    a = act.forward(z)
+    expr = FORMULAS[name].derivative
+    sig = manual_acts.sigmoid
+    env = dict(z=z, a=a, np=np, σ=sig, tanh=np.tanh, sqrt=np.sqrt, pi=np.pi)
+    py = (expr.replace("[z > 0]", "(z > 0)").replace("½", "0.5*").replace("√(2/π)", "np.sqrt(2/np.pi)*")
+          .replace("tanh² u", "np.tanh(u)**2").replace("tanh u", "np.tanh(u)").replace("z²", "z**2")
+          .replace("3·0.044715", "3*0.044715").replace("−", "-").replace("≥", ">=").replace(")(", ")*("))
+    if " if " in py:  # "1 if z > 0 else a + 1"
+        then, rest = py.split(" if ")
+        cond, other = rest.split(" else ")
+        py = f"np.where({cond}, {then}, {other})"
+    py = re.sub(r"\) \(", ")*(", py)
+    py = re.sub(r"(\w|\)) (?=[(zaσn])", r"\1*", py)
+    env["u"] = np.sqrt(2 / np.pi) * (z + 0.044715 * z**3)
+    np.testing.assert_allclose(eval(py, env) * np.ones_like(z), act.derivative(z, a), rtol=1e-12, atol=1e-15)
+
+
+def test_head_is_derived():
+    text = explain(SPEC, batch=4)
+    assert "softmax Jacobian ∂ŷₙⱼ/∂zₙₖ = ŷₙⱼ ([j = k] − ŷₙₖ)" in text and "= (ŷₙₖ − Yₙₖ) / N" in text
+    bce = explain(NetworkSpec([2, 3, 1], "relu", "binary_cross_entropy"), batch=4)
+    assert "σ'(zₙ) = ŷₙ (1 − ŷₙ)" in bce and "⇒ δₙ = ∂L/∂ŷₙ · σ'(zₙ) = (ŷₙ − yₙ) / N" in bce
+    assert r"\sum_j Y_{nj}" in explain(SPEC, batch=4, fmt="markdown")
+
+
+def test_values_are_manuals_numbers():
+    from manual.network import loss_and_grads
+
+    from dualgrad.check import random_case
+
+    spec = NetworkSpec([2, 3, 2], "tanh", "cross_entropy")
+    text = explain(spec, batch=2, values=True)
+    _, grads = loss_and_grads(spec, *random_case(spec, 2, 0))
+    block = text.split("db1 = Σₙ δ1")[1].splitlines()[1]
+    np.testing.assert_allclose(np.array(block.strip(" []").split(), float), grads[0][1], atol=1e-4)
+
+
+def test_explain_result_passed(monkeypatch):
+    from dualgrad.explain import explain_result
+
+    assert explain_result(SPEC, batch=4).passed
+    act = manual_acts.ACTIVATIONS["relu"]
+    monkeypatch.setitem(manual_acts.ACTIVATIONS, "relu", act._replace(derivative=lambda z, a: (z >= -1.0) * 1.0))
+    assert not explain_result(SPEC, batch=4).passed
