@@ -369,7 +369,7 @@ def render_stack(d: StackDerivation, values: bool = False) -> str:
     lines += ["", "Backward  (d = ∂L/∂; each layer's dx and dparams against jax.vjp of its JAX twin",
               "           at the same x and params, pulled back with manual's own dout)"]
     lines.append(f"  loss {d.loss}, dL/ds (backward from the docstring of manual.layers.{loss_fn.__name__}):")
-    lines.append(f"      {dloss_eq.strip().rstrip('.')}")
+    lines.append(f"      {dloss_eq.strip().split('. ')[0].rstrip('.')}")  # its first sentence
     for derived in head_derivation(d.loss):
         lines.append(f"      {derived}")
     lines += _leaf_lines(d.loss_leaf, "jax.grad", values)
