@@ -1270,7 +1270,7 @@ _cli_kind("sizes not ints", _VERIFY.flatmap(lambda b: _with(b[:1], "--sizes", [[
 _cli_kind("sizes with fewer than two entries", st.sampled_from([["verify", "--sizes", "3"], ["explain", "--sizes", "3"]]),
           r"sizes needs at least two entries")
 _cli_kind("sizes missing", st.sampled_from([["explain"], ["explain", "--sizes"]]),
-          r"the following arguments are required: --sizes|--sizes: expected at least one argument")
+          r"explain needs exactly one of --sizes S S \.\.\. \(an MLP\) or --stack|--sizes: expected at least one argument")
 _cli_kind("unknown activation name", _VERIFY.flatmap(lambda b: _with(b, "--hidden", ["Relu", "softmax", ""])),
           r"unknown activation .*valid names")
 _cli_kind("hidden list of the wrong length", st.just(["verify", "--sizes", "3", "4", "4", "2", "--hidden", "relu", "tanh", "elu"]),

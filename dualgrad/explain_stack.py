@@ -6,8 +6,8 @@
 A stack is a `manual.stack_spec.StackSpec`, a `dualgrad.conv_stacks.ConvStack`, or plain layer tuples
 with an input shape (`Stack`): ("dense", M), ("batchnorm",), ("layernorm",), ("dropout", p),
 ("embedding", D) (first only), an activation (name,), ("conv", F, k, stride, padding),
-("maxpool", size, stride), ("avgpool", size, stride), ("flatten",), or a layer registered with
-`dualgrad.register_layer`. The loss is a `manual.layers.LOSS_LAYERS` name.
+("maxpool", size, stride), ("avgpool", size, stride), ("flatten",). The loss is a
+`manual.layers.LOSS_LAYERS` name.
 
 On a random batch (seed), each layer runs its `manual.layers` pair, `out, cache = <name>_forward(x, *p)`
 then `dx, *dp = <name>_backward(dout, cache)`, in the stack's order (dropout layer l draws its mask
@@ -130,8 +130,6 @@ def _build(layer, index: int, in_shape: tuple, rng, seed: int) -> Layer:
     from manual.activations import ACTIVATIONS
     from reference import layers as RL
 
-    from . import registry
-
     kind = layer[0] if isinstance(layer, (tuple, list)) and layer else layer
     args = tuple(layer[1:])
     name = _layer_name(layer)
@@ -175,12 +173,6 @@ def _build(layer, index: int, in_shape: tuple, rng, seed: int) -> Layer:
     if kind in ACTIVATIONS and not args:
         fwd, bwd = ML.activations._pair(kind)
         return Layer(index, name, fwd, bwd, lambda x: RL.activation(kind, x), (), (), fwd, bwd)
-    user = getattr(registry, "LAYERS", {}).get(kind)
-    if user is not None:
-        params = user.init(in_shape, rng, *args)
-        return Layer(index, name, lambda x, *p: user.forward(x, *p, *args), user.backward,
-                     lambda x, *p: user.jax_fn(x, *p, *args), tuple(params), user.param_names,
-                     user.forward, user.backward)
     raise ValueError(f"layer {index}: unknown layer {name!r}")
 
 
