@@ -167,6 +167,46 @@ def run_page(path, workdir):
     return ran
 
 
+CACHED_COMPILE_SECS = 0.1  # programs that took longer to compile are kept (the tiny eager ones are not)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def jax_compilation_cache(request):
+    """The pages compile the same JAX programs in every xdist worker and on every run (the bucketed
+    reference alone takes seconds per bucket), so they share JAX's persistent compilation cache,
+    kept in pytest's cache directory (.pytest_cache/, emptied by `pytest --cache-clear`), with the
+    `python` subprocesses too. A cached program is what XLA compiled for the same computation,
+    options and versions: what the pages check is unchanged. Only this module uses the cache: the
+    settings are put back afterwards."""
+    cache = getattr(request.config, "cache", None)  # None with -p no:cacheprovider
+    if cache is None:
+        yield
+        return
+    import jax
+    from jax.experimental.compilation_cache import compilation_cache
+
+    path = str(cache.mkdir("jax-compilation-cache"))
+    keys = ("jax_compilation_cache_dir", "jax_persistent_cache_min_compile_time_secs")
+    before = {key: getattr(jax.config, key) for key in keys}
+    env = {"JAX_COMPILATION_CACHE_DIR": path, "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": str(CACHED_COMPILE_SECS)}
+    env_before = {key: os.environ.get(key) for key in env}
+    jax.config.update("jax_compilation_cache_dir", path)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", CACHED_COMPILE_SECS)
+    compilation_cache.reset_cache()  # initialised anew, in this directory, at the next compile
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        for key, value in before.items():
+            jax.config.update(key, value)
+        compilation_cache.reset_cache()
+        for key, value in env_before.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
 @pytest.mark.parametrize("path", pages(), ids=lambda p: os.path.relpath(p, ROOT))
 def test_page_runs_as_written(path, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
