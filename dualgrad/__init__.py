@@ -14,6 +14,7 @@ from .check import GradientRow as GradientRow
 from .check import check_gradients as check_gradients
 from .check import random_case as random_case
 from .check import LOSS_RTOL as LOSS_RTOL
+from manual.spec import NetworkSpec as NetworkSpec
 from .conventions import Conventions as Conventions
 from .implementation import ImplementationError as ImplementationError
 from .registry import register_activation as register_activation

@@ -192,7 +192,7 @@ class GradientReport:
         if self.conventions is not None:
             from .conventions import Conventions
 
-            text += f"; conventions: {Conventions(**self.conventions).describe()}"
+            text += f"; conventions: {Conventions(**self.conventions).describe(self.spec.loss)}"
         return text
 
     def forward_line(self) -> str:

@@ -295,7 +295,8 @@ def _verify_impl_flags(args):
     given = [f"--{k}" for k in CONVENTION_FLAGS if getattr(args, k) is not None]
     given += ["--scale"] if args.scale is not None else []
     if args.impl is None and given:
-        raise CliError(f"{', '.join(given)} describe your own implementation: use with --impl FILE.py:FUNCTION")
+        raise CliError(f"{', '.join(given)} describe{'s' if len(given) == 1 else ''} your own implementation: "
+                       "use with --impl FILE.py:FUNCTION")
     for flag in ("max_layers", "max_width", "max_batch"):
         _positive(getattr(args, flag), "--" + flag.replace("_", "-"))
 

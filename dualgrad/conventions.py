@@ -85,13 +85,34 @@ class Conventions:
     def is_default(self) -> bool:
         return self == Conventions()
 
-    def describe(self) -> str:
-        """'layout in_out, bias row, reduction mean, ...': every convention, for reports."""
-        parts = [f"layout {self.layout}", f"bias {self.bias}", f"reduction {self.reduction}",
-                 f"mse {self.mse}", f"kink {self.kink}", f"targets {self.targets}"]
+    def describe(self, loss: Optional[str] = None) -> str:
+        """'layout in_out, bias row, reduction mean, ...': the conventions that apply to `loss`
+        (mse only for a squared error; every one when the loss is drawn, loss=None)."""
+        parts = [f"layout {self.layout}", f"bias {self.bias}", f"reduction {self.reduction}"]
+        if loss is None or loss in ("mse", "sigmoid_mse"):
+            parts.append(f"mse {self.mse}")
         if self.head is not None:
-            parts.insert(4, f"head {self.head}")
+            parts.append(f"head {self.head}")
+        parts += [f"kink {self.kink}", f"targets {self.targets}"]
         return ", ".join(parts)
+
+    def factor_words(self, loss: str, n: int, k: int, ratio: float) -> str:
+        """Which other reduction and mse form would make a loss (or gradient) `ratio` times ours
+        match: "reduction='sum'", "mse='half'", ... or "" when none does."""
+        import math
+
+        here = self.loss_factor(loss, n, k)
+        found = []
+        for reduction in REDUCTIONS:
+            for mse in (MSE_FORMS if loss in ("mse", "sigmoid_mse") else (self.mse,)):
+                other = Conventions(self.layout, self.bias, reduction, mse, self.head, self.kink, self.targets)
+                if other == self:
+                    continue
+                if math.isclose(ratio, other.loss_factor(loss, n, k) / here, rel_tol=1e-6):
+                    changed = [f"{f}={getattr(other, f)!r}" for f in ("reduction", "mse")
+                               if getattr(other, f) != getattr(self, f)]
+                    found.append(", ".join(changed))
+        return " or ".join(found)
 
     def to_dict(self) -> dict:
         return {field: getattr(self, field) for field in self.__dataclass_fields__}
@@ -157,8 +178,15 @@ class Conventions:
                 if not isinstance(arr, np.ndarray):
                     raise TypeError(f"layer {l}, {name} must be a NumPy array, got {type(arr).__name__}")
                 if arr.shape != want:
+                    hint = ""
+                    if is_w and arr.shape == want[::-1]:
+                        hint = f"; it looks transposed: pass layout={'out_in' if self.layout == 'in_out' else 'in_out'!r}"
+                    elif not is_w:
+                        for bias in BIASES:
+                            if arr.shape == Conventions(bias=bias).user_shape(b_shape, False):
+                                hint = f"; pass bias={bias!r} for b stored that way"
                     raise ValueError(f"layer {l}, {name} must have shape {want} ({self._layout_words(is_w)}), "
-                                     f"got {arr.shape}")
+                                     f"got {arr.shape}{hint}")
                 pair.append(self.ours(arr, is_w))
             out.append(tuple(pair))
         return out

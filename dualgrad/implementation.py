@@ -32,7 +32,13 @@ from .conventions import Conventions
 
 
 class ImplementationError(Exception):
-    """The user's function returned something that cannot be compared, or raised."""
+    """The user's function returned something that cannot be compared, or raised.
+
+    From `check_implementation`, `counterexample` holds the smallest case that makes it do so:
+    (spec, params in the user's layout, X, y as the function received it); None otherwise.
+    """
+
+    counterexample = None
 
 
 class ImplementationTypeError(ImplementationError, TypeError):
@@ -169,9 +175,10 @@ def _as_pairs(grads, spec, conv):
         return [tuple(p) for p in grads]
     if lists_form:
         return list(zip(grads[0], grads[1]))
+    lists = "[dW1], [db1]" if L == 1 else f"[dW1, ..., dW{L}], [db1, ..., db{L}]"
     raise ImplementationValueError(
-        f"the returned grads must hold one (dW, db) pair per layer ({L} pairs), or two lists "
-        f"([dW1, ..., dW{L}], [db1, ..., db{L}]); got a {type(grads).__name__} of length {len(grads)}")
+        f"the returned grads must hold one (dW, db) pair per layer ({L} pair{'s' if L != 1 else ''}), or two "
+        f"lists ({lists}); got a {type(grads).__name__} of length {len(grads)}")
 
 
 def _fits(pairs, spec, conv) -> bool:
@@ -191,6 +198,10 @@ def _array(value, name) -> np.ndarray:
 
 
 def _layout_hint(got, shape, is_weight: bool, conv: Conventions) -> str:
+    if is_weight and got == conv.user_shape((shape[1],), False):
+        return "; that is db's shape: are (dW, db) swapped?"
+    if not is_weight and len(got) == 2 and got == conv.user_shape(shape, True):
+        return "; that is dW's shape: are (dW, db) swapped?"
     if is_weight and got == tuple(shape[::-1]) and got != tuple(shape):
         other = "out_in" if conv.layout == "in_out" else "in_out"
         return f"; it looks transposed: if your W is stored that way, pass layout={other!r}"

@@ -80,7 +80,7 @@ def compare(spec, conv, params, X, y, user: implementation.UserResult, loss_rtol
             name: str = "", other_side_checked: bool = True):
     """The GradientReport of a user's result against the expected values (module docstring)."""
     out_ref, loss_ref, grads_ref = expected(spec, conv, params, X, y)
-    rows, notes = _rows(user.grads, grads_ref, spec, X.shape[0])
+    rows, notes = _rows(user.grads, grads_ref, spec, X.shape[0], conv)
     passed = all(r.ref_passed for r in rows)
     loss_passed = _loss_ok(user.loss, loss_ref, loss_rtol)
     output_rel, output_passed = None, None
@@ -91,7 +91,7 @@ def compare(spec, conv, params, X, y, user: implementation.UserResult, loss_rtol
         kinks = on_a_kink(spec, params, X)
         if kinks:
             _, loss_alt, grads_alt = expected(spec, conv, params, X, y, other_side=True)
-            rows_alt, _ = _rows(user.grads, grads_alt, spec, X.shape[0])
+            rows_alt, _ = _rows(user.grads, grads_alt, spec, X.shape[0], conv)
             if all(r.ref_passed for r in rows_alt):
                 if conv.kink == "either":
                     rows = rows_alt
@@ -107,7 +107,8 @@ def compare(spec, conv, params, X, y, user: implementation.UserResult, loss_rtol
                         f"{'' if what == 'output' else ', jax ' + _val(loss_ref)}"
                         f"{'max relative error ' + _num(output_rel) if what == 'output' else ''}): your forward "
                         "or loss computes another function, so the gradients are of another function too"
-                        + _loss_hint(user.loss, loss_ref, spec, X.shape[0], conv))
+                        + _loss_hint(user.loss, loss_ref, spec, X.shape[0], conv, params)
+                        + (_output_hint(user.output, out_ref, spec) if what == "output" else ""))
     if fd:
         fd_grads = _finite_differences(spec, params, X, y)
         c = conv.loss_factor(spec.loss, X.shape[0], spec.sizes[-1])
@@ -123,37 +124,42 @@ def compare(spec, conv, params, X, y, user: implementation.UserResult, loss_rtol
                           output_passed=output_passed, notes=tuple(notes))
 
 
-def _rows(user_grads, ref_grads, spec, n):
+def _rows(user_grads, ref_grads, spec, n, conv):
     scale = network_scale(ref_grads)
     rows, notes = [], []
     for l, (gm, gr) in enumerate(zip(user_grads, ref_grads)):
         for k, leaf in enumerate(("dW", "db")):
             err = leaf_error(f"layer {l + 1}, {leaf}", gm[k], gr[k], scale=scale)
-            rows.append(GradientRow(layer=l + 1, name=leaf, shape=tuple(np.shape(gr[k])), max_abs=err.max_abs,
+            rows.append(GradientRow(layer=l + 1, name=leaf, shape=conv.user_shape(np.shape(gr[k]), k == 0),
+                                    max_abs=err.max_abs,
                                     max_rel=err.max_rel, ref_passed=err.passed, worst_index=err.worst_index,
                                     value=err.manual_value, value_reference=err.ref_value))
             if not err.passed:
-                hint = _leaf_hint(np.asarray(gm[k]), np.asarray(gr[k]), spec, n)
+                hint = _leaf_hint(np.asarray(gm[k]), np.asarray(gr[k]), spec, n, conv)
                 if hint:
                     notes.append(f"layer {l + 1}, {leaf}: {hint}")
     return rows, notes
 
 
-def _leaf_hint(mine, ref, spec, n) -> str:
+def _leaf_hint(mine, ref, spec, n, conv) -> str:
     """What a failing leaf looks like: a constant multiple of jax.grad's, or its transpose."""
     if mine.shape != ref.shape:
         return ""
     denom = float(np.sum(ref * ref))
     if denom > 0:
         ratio = float(np.sum(mine * ref)) / denom
-        if ratio != 0 and np.allclose(mine, ratio * ref, rtol=1e-6, atol=1e-12 * np.abs(ref).max()):
-            return f"yours is {ratio:.6g} × jax.grad's throughout{_ratio_words(ratio, n, spec)}"
+        if (ratio != 0 and not math.isclose(ratio, 1.0, rel_tol=1e-3)
+                and np.allclose(mine, ratio * ref, rtol=1e-6, atol=1e-12 * np.abs(ref).max())):
+            return f"yours is {ratio:.6g} × jax.grad's throughout{_ratio_words(ratio, n, spec, conv)}"
     if mine.ndim == 2 and mine.shape[0] == mine.shape[1] and mine.shape[0] > 1 and np.allclose(mine, ref.T, rtol=1e-6):
         return "yours is the transpose of jax.grad's (a dW computed as δᵀ a, or W stored the other way round)"
     return ""
 
 
-def _ratio_words(r, n, spec) -> str:
+def _ratio_words(r, n, spec, conv) -> str:
+    other = conv.factor_words(spec.loss, n, spec.sizes[-1], r)
+    if other and not (n > 1 and math.isclose(r, n, rel_tol=1e-6)):
+        return f" (as with {other})"
     words = {}
     if n > 1:
         words[float(n)] = f" (N = {n}: a missing 1/N, or a sum over the batch: reduction='sum')"
@@ -172,15 +178,38 @@ def _loss_ok(loss, loss_ref, rtol) -> bool:
     return bool(np.isfinite(loss) and abs(loss - loss_ref) <= rtol * max(1.0, abs(loss_ref)))
 
 
-def _loss_hint(loss, loss_ref, spec, n, conv) -> str:
-    if loss_ref == 0:
+def _loss_hint(loss, loss_ref, spec, n, conv, params) -> str:
+    """What a loss that differs looks like: another reduction or mse form, a missing penalty."""
+    penalty = 0.5 * spec.l2 * sum(float(np.sum(W * W)) for W, _ in params)
+    if penalty > 0 and math.isclose(loss, loss_ref - penalty, rel_tol=1e-6, abs_tol=1e-12):
+        return f"; yours lacks the L2 penalty (λ/2) Σ‖W‖² = {penalty:.6g} (λ = {spec.l2:g}: spec.l2)"
+    data_ref = loss_ref - penalty
+    if data_ref == 0:
         return ""
-    ratio = loss / loss_ref
-    guesses = {n: "a sum over the batch: reduction='sum'?", 1 / n: "divided by N once too often?",
-               0.5: "a ½ too many: mse='half' or 'half_mean'?", 2.0: "a factor 2 too many?"}
-    for value, text in guesses.items():
-        if value != 1 and math.isclose(ratio, value, rel_tol=1e-6):
-            return f"; yours is {ratio:.6g} × jax's: {text}"
+    ratio = (loss - penalty) / data_ref
+    other = conv.factor_words(spec.loss, n, spec.sizes[-1], ratio)
+    if other:
+        return f"; yours is {ratio:.6g} × jax's, as with {other}"
+    if n > 1 and math.isclose(ratio, 1.0 / n, rel_tol=1e-6):
+        return f"; yours is 1/N = 1/{n} × jax's: divided by N once too often?"
+    if math.isclose(ratio, 2.0, rel_tol=1e-6) or math.isclose(ratio, 0.5, rel_tol=1e-6):
+        return f"; yours is {ratio:.6g} × jax's"
+    return ""
+
+
+def _output_hint(output, out_ref, spec) -> str:
+    """An output that is the logits where the head's probabilities are meant."""
+    head = spec.head
+    if head not in ("sigmoid", "softmax"):
+        return ""
+    with np.errstate(all="ignore"):
+        if head == "sigmoid":
+            squashed = 1.0 / (1.0 + np.exp(-output))
+        else:
+            e = np.exp(output - output.max(axis=1, keepdims=True))
+            squashed = e / e.sum(axis=1, keepdims=True)
+    if np.allclose(squashed, out_ref, rtol=1e-7, atol=1e-12):
+        return f"; your output looks like the logits: return ŷ = {head}(logits), the head's output"
     return ""
 
 
@@ -242,7 +271,7 @@ class _Failure(AssertionError):
 
 
 def check_implementation(fn, *, examples: int = 200, seed: int = 0, sizes=None, hidden=None, loss=None,
-                         max_layers: int = 3, max_width: int = 8, max_batch: int = 16, l2=None,
+                         max_layers: int = 3, max_width: int = 8, max_batch: int = 16, l2=0.0,
                          scale: Tuple[float, float] = DEFAULT_SCALE, loss_rtol: float = LOSS_RTOL,
                          **conventions) -> CheckResult:
     """Check `fn(params, X, y) -> (loss, grads[, output])` against jax.grad on random networks.
@@ -260,7 +289,8 @@ def check_implementation(fn, *, examples: int = 200, seed: int = 0, sizes=None, 
     loss       'binary_cross_entropy' | 'cross_entropy' | 'mse' (or a registered loss), or None to draw
                (only for a fn that takes spec)
     max_layers, max_width, max_batch   bounds of the drawn networks and batches
-    l2         the L2 strength your fn adds, (λ/2) Σ‖W‖² (default 0; drawn for a fn that takes spec)
+    l2         the L2 strength your fn adds, (λ/2) Σ‖W‖² (default 0); "draw" draws it from
+               0, 0.01 and 0.5 (for a fn that takes spec: it reads spec.l2)
     scale      (lo, hi): |X| drawn log-uniformly between them, times N(0, 1) entries. The default
                (0.1, 1) is standardised data, where correct textbook code is exact to rounding;
                widen it (our own property uses (1e-3, 1e3)) to find overflow in σ, softmax or log.
@@ -301,7 +331,7 @@ def check_implementation(fn, *, examples: int = 200, seed: int = 0, sizes=None, 
         return CheckResult(False, 0, None, "\n".join(problems), None, seed)
 
     strategy = _cases(plan, max_layers, max_width, max_batch, lo, hi)
-    state = {"ran": 0, "failed": False, "last": None}
+    state = {"ran": 0, "failed": False, "last": None, "first": None}
 
     def one_case(case):
         spec, params, X, y = case
@@ -319,6 +349,8 @@ def check_implementation(fn, *, examples: int = 200, seed: int = 0, sizes=None, 
             elif near_a_kink(spec_int, params, X):
                 reject()
         if report is not None and not report.passed:
+            if state["first"] is None:
+                state["first"] = report
             state["failed"] = True
             state["last"] = (case, None, report)
             raise _Failure(failure_message(report), report)
@@ -343,12 +375,15 @@ def check_implementation(fn, *, examples: int = 200, seed: int = 0, sizes=None, 
         prop()
     except _Failure:
         case, _, report = state["last"]
-        return CheckResult(False, state["ran"] + 1, _user_case(case, conv), failure_message(report), report, seed)
+        message = failure_message(report) + _before_shrinking(report, state["first"])
+        return CheckResult(False, state["ran"] + 1, _user_case(case, conv), message, report, seed)
     except implementation.ImplementationError:
         case, err, _ = state["last"]
         spec, params, X, y = case
-        raise type(err)(f"{err} (on the smallest case found: {describe_case(spec, X)}; "
-                        f"dualgrad reproduces it with check_gradients(spec, params, X, y, impl=fn))") from err.__cause__
+        raised = type(err)(f"{err} (on the smallest case found: {describe_case(spec, X)}; its .counterexample "
+                           "holds it, and check_gradients(spec, params, X, y, impl=fn) reproduces it)")
+        raised.counterexample = _user_case(case, conv)
+        raise raised from err.__cause__
     except Unsatisfiable:
         return CheckResult(False, state["ran"], None, "no example could be run: every drawn case was rejected "
                            "(units within rounding of a kink); widen sizes or scale", None, seed)
@@ -358,6 +393,20 @@ def check_implementation(fn, *, examples: int = 200, seed: int = 0, sizes=None, 
     if state["ran"] == 0:
         return CheckResult(False, 0, None, "no example ran", None, seed)
     return CheckResult(True, state["ran"], None, "", None, seed)
+
+
+def _before_shrinking(shrunk: GradientReport, first: Optional[GradientReport]) -> str:
+    """Shrinking can lead where a mistake nearly vanishes (tanh' as 1 − z² agrees with 1 − a² near
+    z = 0): when the shrunk case is off by little, the first failing case is shown too."""
+    if first is None or first is shrunk or shrunk.forwards_differ:
+        return ""
+    worst = max((row.max_rel for row in shrunk.rows), default=0.0)
+    first_rows = [row for row in first.rows if not row.passed]
+    if worst >= 1e-3 or not first_rows:
+        return ""
+    row = max(first_rows, key=lambda r: r.max_rel)
+    return (f"\nthe difference is small on the shrunk case; the first failing case, before shrinking "
+            f"({describe_case(first.spec, None, first.batch)}): {_leaf_line(first, row)}")
 
 
 def failure_message(report: GradientReport) -> str:
@@ -441,10 +490,15 @@ class _Plan:
             NetworkSpec(sizes or [1] * (n_hidden + 2), hidden, "mse")
         if loss is not None and (not isinstance(loss, str) or loss not in _spec.LOSS_NAMES):
             raise ValueError(f"unknown loss {loss!r}; valid names: {', '.join(_spec.LOSS_NAMES)}")
-        if l2 is not None:
-            NetworkSpec([1, 1], (), "mse", l2)  # its checks of l2
-        elif not takes_spec:
+        if isinstance(l2, str) and l2 == "draw":
+            if not takes_spec:
+                raise ValueError("l2='draw' needs a function that takes `spec` (it reads spec.l2); give your "
+                                 "function's fixed λ as l2=...")
+            l2 = None
+        elif l2 is None:
             l2 = 0.0
+        else:
+            NetworkSpec([1, 1], (), "mse", l2)  # its checks of l2
         losses = []
         for name in [loss] if loss is not None else list(_spec.LOSS_NAMES):
             try:
@@ -458,6 +512,8 @@ class _Plan:
             losses.append(name)
         if not losses:
             raise ValueError(f"no loss fits head={conv.head!r} and sizes={sizes}")
+        if loss is not None and loss != "mse" and conv.mse != "mean":
+            raise ValueError(f"mse={conv.mse!r} describes a squared-error loss; loss={loss!r} has none")
         return cls(sizes, hidden, losses, l2)
 
     def activations_in_play(self):

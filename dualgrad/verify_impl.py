@@ -102,11 +102,14 @@ def render(result, fn, options, conventions) -> str:
     conv = Conventions(**conventions)
     lines = [f"dualgrad verify --impl: {qualified_name(fn)} against jax.grad (float64), "
              f"{result.examples} random network{'s' if result.examples != 1 else ''} (seed {result.seed}); "
-             f"conventions: {conv.describe()}", ""]
+             f"conventions: {conv.describe(options['loss'])}", ""]
     if result.passed:
+        if options["sizes"]:
+            shapes = f"sizes {'-'.join(map(str, options['sizes']))}"
+        else:
+            shapes = f"widths ≤ {options['max_width']}, ≤ {options['max_layers']} layers"
         lines.append(f"PASS: {result.examples} random networks, every dW, db and loss within tolerance "
-                     f"(widths ≤ {options['max_width']}, ≤ {options['max_layers']} layers, N ≤ {options['max_batch']}, "
-                     f"|X| in {options['scale'][0]:g}…{options['scale'][1]:g})")
+                     f"({shapes}, N ≤ {options['max_batch']}, |X| in {options['scale'][0]:g}…{options['scale'][1]:g})")
         return "\n".join(lines)
     message = [line for line in result.message.splitlines() if not line.startswith("checked: ")]
     lines[-1:] = ["FAIL: " + message[0], *("  " + line for line in message[1:])]
@@ -124,7 +127,7 @@ def render(result, fn, options, conventions) -> str:
 def counterexample_text(case) -> str:
     spec, params, X, y = case
     with np.printoptions(precision=17, threshold=200, linewidth=100):
-        lines = [f"spec = {spec!r}"]
+        lines = ["import numpy as np", "from dualgrad import NetworkSpec", f"spec = {spec!r}"]
         for l, (W, b) in enumerate(params, start=1):
             lines.append(f"W{l} = np.{W!r}")
             lines.append(f"b{l} = np.{b!r}")

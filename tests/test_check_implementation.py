@@ -143,10 +143,68 @@ def test_a_function_that_takes_spec_is_checked_on_drawn_activations_losses_and_l
         seen.add((spec.loss, spec.hidden, spec.l2 > 0))
         return manual.loss_and_grads(spec, params, X, y)
 
-    result = check_implementation(ours, examples=150, max_layers=3)
+    result = check_implementation(ours, examples=150, max_layers=3, l2="draw")
     assert result.passed, result.message
     assert {loss for loss, _, _ in seen} >= set(manual.LOSS_NAMES[:3])
     assert len({h for _, hidden, _ in seen for h in hidden}) >= 5 and {l2 for *_, l2 in seen} == {True, False}
+
+
+def test_l2_stays_zero_unless_drawn_and_a_missing_penalty_is_named():
+    def ignores_l2(params, X, y, spec):
+        return manual.loss_and_grads(manual.NetworkSpec(spec.sizes, spec.hidden, spec.loss, 0.0), params, X, y)
+
+    assert check_implementation(ignores_l2, examples=FEW).passed  # l2 = 0 by default, for every function
+    result = check_implementation(ignores_l2, examples=FEW, l2="draw")
+    assert not result.passed and "lacks the L2 penalty" in result.message and "spec.l2" in result.message
+    with pytest.raises(ValueError, match="l2='draw' needs a function that takes `spec`"):
+        check_implementation(ArticleNet(), hidden="relu", loss="binary_cross_entropy", l2="draw")
+
+
+def test_loss_hints_name_the_convention_that_would_match():
+    summed = ArticleNet("tanh", "cross_entropy", reduction="sum", bias="row")
+    result = check_implementation(summed, hidden="tanh", loss="cross_entropy", bias="row", examples=FEW)
+    assert "reduction='sum'" in result.message and "mse=" not in result.message.splitlines()[0]
+    mse_sum = ArticleNet("tanh", "mse", reduction="sum", mse="sum", bias="row")
+    result = check_implementation(mse_sum, hidden="tanh", loss="mse", bias="row", reduction="sum", examples=FEW,
+                                  sizes=[2, 3, 2])
+    assert "mse='sum'" in result.message
+
+
+def test_a_small_shrunk_difference_shows_the_first_failing_case_too():
+    net = ArticleNet("tanh", "mse", bias="row", bug="tanh_prime_from_z")
+    result = check_implementation(net, hidden="tanh", loss="mse", bias="row")
+    assert not result.passed
+    if max(row.max_rel for row in result.report.rows) < 1e-3:
+        assert "the first failing case, before shrinking" in result.message
+    assert "1 × jax.grad" not in result.message
+
+
+def test_returned_logits_are_named_as_logits():
+    net = ArticleNet("tanh", "binary_cross_entropy", bias="row")
+
+    def with_logits(params, X, y):
+        loss, grads = net(params, X, y)
+        a = X
+        for i, (W, b) in enumerate(params):
+            z = a @ W + b
+            a = np.tanh(z) if i < len(params) - 1 else z
+        return loss, grads, a
+
+    result = check_implementation(with_logits, hidden="tanh", loss="binary_cross_entropy", bias="row", examples=FEW)
+    assert "looks like the logits" in result.message
+
+
+def test_an_error_from_the_property_carries_the_smallest_case():
+    net = ArticleNet("relu", "binary_cross_entropy", bias="row")
+
+    def nan_grads(params, X, y):
+        loss, (gw, gb) = net(params, X, y)
+        return loss, ([w * np.nan for w in gw], gb)
+
+    with pytest.raises(ImplementationError) as info:
+        check_implementation(nan_grads, hidden="relu", loss="binary_cross_entropy", bias="row")
+    spec, params, X, y = info.value.counterexample
+    assert spec.n_layers == 1 and X.shape[0] == 1 and params[0][1].shape == (1, spec.sizes[1])
 
 
 def test_outputs_are_compared_when_returned():
