@@ -19,6 +19,9 @@ from .conventions import Conventions as Conventions
 from .implementation import ImplementationError as ImplementationError
 from .registry import register_activation as register_activation
 from .registry import register_loss as register_loss
+from .registry import register_layer as register_layer
+from .registry import unregister_layer as unregister_layer
+from .registry import registered_layer as registered_layer
 from .result import CheckResult as CheckResult
 from .layer_check import check_layer as check_layer
 from .user_check import check_implementation as check_implementation

@@ -6,7 +6,8 @@
 A stack is a `manual.stack_spec.StackSpec`, a `dualgrad.conv_stacks.ConvStack`, or plain layer tuples
 with an input shape (`Stack`): ("dense", M), ("batchnorm",), ("layernorm",), ("dropout", p),
 ("embedding", D) (first only), an activation (name,), ("conv", F, k, stride, padding),
-("maxpool", size, stride), ("avgpool", size, stride), ("flatten",). The loss is a
+("maxpool", size, stride), ("avgpool", size, stride), ("flatten",), or a layer registered with
+`dualgrad.registry.register_layer` (name, *hyper values) on rows. The loss is a
 `manual.layers.LOSS_LAYERS` name.
 
 On a random batch (seed), each layer runs its `manual.layers` pair, `out, cache = <name>_forward(x, *p)`
@@ -173,6 +174,23 @@ def _build(layer, index: int, in_shape: tuple, rng, seed: int) -> Layer:
     if kind in ACTIVATIONS and not args:
         fwd, bwd = ML.activations._pair(kind)
         return Layer(index, name, fwd, bwd, lambda x: RL.activation(kind, x), (), (), fwd, bwd)
+    from manual.layers import registered as user_layers
+    from reference.layers import registered as user_twins
+
+    if kind in user_layers.LAYERS and kind in user_twins.LAYERS:
+        if len(in_shape) != 1:
+            raise ValueError(f"layer {index} ({kind}, registered) needs rows (N, D), got inputs of shape "
+                             f"(N, *{in_shape}): put a flatten first")
+        from manual.stack import _init_registered
+
+        user, hyper = user_layers.LAYERS[kind], user_layers.hyper_of(kind, args)
+        shapes = user_layers.shapes_of(kind, in_shape[0], args)
+        user_layers.width_of(kind, in_shape[0], args)
+        params = _init_registered(kind, shapes, rng)
+        twin = user_twins.LAYERS[kind][0]
+        return Layer(index, name, lambda x, *p: user.forward(x, *p, **hyper), user.backward,
+                     lambda x, *p: twin(x, *p, **hyper), params, user_layers.names_of(kind, len(shapes)),
+                     user.forward, user.backward)
     raise ValueError(f"layer {index}: unknown layer {name!r}")
 
 
@@ -419,6 +437,8 @@ def parse_layers(text: str, image: bool) -> Tuple[tuple, ...]:
     """'dense:16 batchnorm tanh dropout:0.1 dense:3' or 'conv:4:3:1:1 relu maxpool:2 flatten dense:3'
     -> layer tuples. conv:F:k[:stride[:padding]] (stride 1, padding 0), maxpool/avgpool:size[:stride]
     (stride = size). Raises ValueError naming the token."""
+    from manual.layers import registered as user_layers
+
     layers = []
     tokens = text.replace(",", " ").split()
     if not tokens:
@@ -426,7 +446,8 @@ def parse_layers(text: str, image: bool) -> Tuple[tuple, ...]:
     for token in tokens:
         kind, *raw = token.split(":")
         try:
-            args = [float(v) if kind == "dropout" else int(v) for v in raw]
+            args = [float(v) if kind == "dropout" else _number(v) if kind in user_layers.LAYERS else int(v)
+                    for v in raw]
         except ValueError:
             raise ValueError(f"--stack {token!r}: the values after ':' must be numbers") from None
         if kind == "conv":
@@ -443,6 +464,14 @@ def parse_layers(text: str, image: bool) -> Tuple[tuple, ...]:
             raise ValueError(f"--stack {token!r}: {kind} needs images: give --input C H W")
         layers.append((kind, *args))
     return tuple(layers)
+
+
+def _number(text: str):
+    """'3' -> 3, '0.5' -> 0.5 (a registered layer's hyperparameter)."""
+    try:
+        return int(text)
+    except ValueError:
+        return float(text)
 
 
 def stack_from_arguments(layers_text: str, input_dims, loss: Optional[str]):

@@ -537,13 +537,26 @@ def _int(value, name, minimum):
     return int(value)
 
 
-def check_layer(forward, backward, jax_fn, shapes=None, params=None, examples=200, seed=0, *,
+def check_layer(forward, backward=None, jax_fn=None, shapes=None, params=None, examples=200, seed=0, *,
                 dims=None, hyper=None, ids=None, bucket=None, valid=None, scale=(-1.0, 1.0)) -> CheckResult:
     """Run the layer property on (forward, backward) against jax.vjp of `jax_fn` (see the module
     docstring for the arguments). Returns a `dualgrad.result.CheckResult`: passed, examples run
     (up to and including the first failing one), the shrunk counterexample (a LayerCase), its
     message (the failing leaf — "dx", "dgamma", ... — with the worst index and both values) and
-    its LayerReport. Never raises for a wrong layer; ValueError/TypeError for bad arguments."""
+    its LayerReport. Never raises for a wrong layer; ValueError/TypeError for bad arguments.
+
+    check_layer(name, examples=200, seed=0, dims=..., hyper=...) checks a layer registered with
+    `dualgrad.registry.register_layer` by its name (see `dualgrad.registry.check_registered_layer`)."""
+    if isinstance(forward, str):
+        if backward is not None or jax_fn is not None or shapes is not None or params is not None:
+            raise TypeError(f"check_layer({forward!r}) checks the registered layer {forward!r}: give no "
+                            "backward, jax_fn, shapes or params (they were registered), only examples, seed, "
+                            "dims, hyper, scale")
+        if ids is not None or bucket is not None or valid is not None:
+            raise TypeError(f"check_layer({forward!r}): ids, bucket and valid are not for registered layers")
+        from .registry import check_registered_layer
+
+        return check_registered_layer(forward, examples, seed, dims=dims, hyper=hyper, scale=scale)
     for fn, what in ((forward, "forward(x, *params, **hyper)"), (backward, "backward(dout, cache)"),
                      (jax_fn, "jax_fn(x, *params, **hyper)")):
         if not callable(fn):

@@ -30,6 +30,13 @@ compared elementwise with its JAX twin and with jax.grad on a grid of points
 (`dualgrad.diagnose`), so a wrong derivative is reported as "arctan'(0.5): yours
 0.8, jax.grad 0.8" rather than as failing leaves.
 
+Layers work the same way (`register_layer`, `unregister_layer`, `registered_layer`): a NumPy
+forward/backward pair in CS231n's protocol and a JAX twin; the parameters' shapes are declared from
+the width D the layer receives, and the name is then valid in `StackSpec` stacks, `check_layer(name)`
+and `dualgrad explain --stack "... NAME ..." --import my_layer.py`:
+
+    register_layer("scale", scale_forward, scale_backward, scale_jax, param_shapes=lambda D: [(D,)])
+
 From the command line, put the registration in a module or .py file and load it
 with `--import`: `dualgrad verify --import my_activations.py --hidden softsign`.
 """
@@ -146,6 +153,176 @@ def registered_loss(name: str, value_and_dlogits, jax_fn, **options):
         yield name
     finally:
         unregister_loss(name)
+
+
+# ---- layers ---------------------------------------------------------------------------------
+
+BUILT_IN_LAYERS = ("dense", "batchnorm", "layernorm", "dropout", "embedding", "conv", "maxpool", "avgpool",
+                   "flatten", "identity")
+
+
+def register_layer(name: str, forward, backward, jax_fn, *, param_shapes=None, out_width=None, hyper=(),
+                   param_names=None, init=None) -> None:
+    """Register the layer `name` with `manual` (forward, backward) and with `reference` (jax_fn).
+
+    forward(x, *params, **hyper) -> (out, cache)   NumPy, x (N, D) -> out (N, M)
+    backward(dout, cache) -> (dx, *dparams)         NumPy, CS231n's protocol
+    jax_fn(x, *params, **hyper) -> out              jax.numpy; its gradients come from jax.vjp
+    param_shapes(D, **hyper) -> [shape, ...]        the parameters' shapes, in forward's order, from the
+                                                    width D the layer receives (default: no parameters)
+    out_width(D, **hyper) -> M                      the output width (default: M = D)
+    hyper        the hyperparameters' names, in the order they follow the name in a stack tuple:
+                 hyper=("c",) makes ("clip", 0.5) call forward(x, *params, c=0.5)
+    param_names  one name per parameter, for reports ("dgamma3"); default p1, p2, ...
+    init(shapes, rng) -> params   for `manual.stack.init_params` (default N(0, 1/shape[0]) each)
+
+    Then (name, *hyper values) is a layer of `manual.stack_spec.StackSpec` (run by `manual.stack`,
+    rebuilt by `reference.stack`), of `dualgrad explain --stack` (with --import), and
+    `check_layer(name)` checks it alone. All arguments are checked before either table changes:
+    TypeError for a wrong kind of value, ValueError for a built-in, taken or invalid name.
+    """
+    from manual import activations as _acts
+    from manual.layers import registered as _manual_layers
+    from reference.layers import registered as _reference_layers
+
+    if not isinstance(name, str) or not name.isidentifier():
+        raise ValueError(f"layer name must be an identifier string such as 'scale', got {name!r}")
+    if name in BUILT_IN_LAYERS or name in _acts.ACTIVATIONS:
+        raise ValueError(f"{name!r} is a built-in layer or an activation; register yours under another name")
+    if name in _manual_layers.LAYERS:
+        raise ValueError(f"layer {name!r} is already registered; unregister_layer({name!r}) first")
+    for fn, what in ((forward, "forward(x, *params, **hyper)"), (backward, "backward(dout, cache)"),
+                     (jax_fn, "jax_fn(x, *params, **hyper)")):
+        if not callable(fn):
+            raise TypeError(f"register_layer needs a callable {what}, got {type(fn).__name__}")
+    for fn, what in ((param_shapes, "param_shapes(D, **hyper)"), (out_width, "out_width(D, **hyper)"),
+                     (init, "init(shapes, rng)")):
+        if fn is not None and not callable(fn):
+            raise TypeError(f"register_layer: {what} must be callable or None, got {type(fn).__name__}")
+    if isinstance(hyper, str) or not isinstance(hyper, (tuple, list)) \
+            or not all(isinstance(h, str) and h.isidentifier() for h in hyper) or len(set(hyper)) != len(hyper):
+        raise TypeError(f"register_layer: hyper must be a tuple of distinct names such as ('c',), got {hyper!r}")
+    if param_names is not None:
+        if isinstance(param_names, str) or not isinstance(param_names, (tuple, list)) \
+                or not all(isinstance(n, str) and n.isidentifier() for n in param_names):
+            raise TypeError(f"register_layer: param_names must be a tuple of names such as ('gamma', 'beta'), "
+                            f"got {param_names!r}")
+        if len(set(param_names)) != len(param_names):
+            raise ValueError(f"register_layer: param_names must be distinct, got {tuple(param_names)}")
+    entry = _manual_layers.RegisteredLayer(
+        forward, backward, param_shapes if param_shapes is not None else (lambda D, **_: []), out_width,
+        tuple(hyper), None if param_names is None else tuple(param_names), init)
+    if not hyper:  # no hyperparameters: param_shapes and out_width can be tried now, on a few widths
+        probe = {name: entry}
+        for D in (1, 2, 5):
+            _probe(probe, name, D)
+    _manual_layers.register(name, entry)
+    _reference_layers.register(name, jax_fn, tuple(hyper))
+
+
+def _probe(table, name, D):
+    """param_shapes(D) and out_width(D) of a not yet registered layer, checked as a StackSpec will."""
+    from manual.layers import registered as _manual_layers
+
+    saved = dict(_manual_layers.LAYERS)
+    _manual_layers.LAYERS.update(table)
+    try:
+        _manual_layers.shapes_of(name, D, ())
+        _manual_layers.width_of(name, D, ())
+    finally:
+        _manual_layers.LAYERS.clear()
+        _manual_layers.LAYERS.update(saved)
+
+
+def unregister_layer(name: str) -> None:
+    """Remove the layer `name` from both sides; ValueError if it is not a registered layer."""
+    from manual.layers import registered as _manual_layers
+    from reference.layers import registered as _reference_layers
+
+    if not isinstance(name, str) or (name not in _manual_layers.LAYERS and name not in _reference_layers.LAYERS):
+        raise ValueError(f"layer {name!r} is not a registered (non-built-in) layer")
+    _manual_layers.unregister(name)
+    _reference_layers.unregister(name)
+
+
+@contextmanager
+def registered_layer(name: str, forward, backward, jax_fn, **options):
+    """Register the layer `name` on both sides for the `with` block, and remove it afterwards (even on error)."""
+    register_layer(name, forward, backward, jax_fn, **options)  # refuses a name already registered
+    try:
+        yield name
+    finally:
+        unregister_layer(name)
+
+
+def check_registered_layer(name: str, examples: int = 200, seed: int = 0, *, dims=None, hyper=None,
+                           scale=(-1.0, 1.0)):
+    """`check_layer(name)`: the layer property on the registered layer `name` (its forward and backward
+    against jax.vjp of its jax_fn; random upstream gradient, adjoint identity, purity).
+
+    dims   -- {"N": (lo, hi) | [values] | int, "D": [values] | (lo, hi) | int}: the batch and the
+              incoming widths (default N (1, 4), D [1, 2, 3, 5]). Each D gives its own parameter shapes
+              (param_shapes(D)), so the examples are shared out over the widths, smallest first.
+    hyper  -- {name: value or [values]} for each of the layer's hyperparameters (required if it has any).
+    Returns a CheckResult; a failure's message ends with the case, D included ("case: D=2 N=1 ...")."""
+    import itertools
+
+    from manual.layers import registered as _manual_layers
+    from reference.layers import registered as _reference_layers
+
+    from .layer_check import _int, layer_config, run_check
+    from .result import CheckResult
+
+    if not isinstance(name, str) or name not in _manual_layers.LAYERS or name not in _reference_layers.LAYERS:
+        known = ", ".join(_manual_layers.LAYERS) or "none registered"
+        raise ValueError(f"check_layer({name!r}): not a registered layer (registered: {known}); "
+                         "register it with dualgrad.registry.register_layer, or pass forward, backward, jax_fn")
+    entry = _manual_layers.LAYERS[name]
+    jax_fn = _reference_layers.LAYERS[name][0]
+    examples = _int(examples, "examples", 1)
+    seed = _int(seed, "seed", 0)
+    dims = {} if dims is None else dims
+    if not isinstance(dims, dict) or set(dims) - {"N", "D"}:
+        raise ValueError(f"check_layer({name!r}): dims may give 'N' and 'D' only, got {dims!r}")
+    widths = _values(dims.get("D", [1, 2, 3, 5]), "dims['D']")
+    hyper = {} if hyper is None else hyper
+    if not isinstance(hyper, dict) or set(hyper) != set(entry.hyper):
+        raise ValueError(f"check_layer({name!r}): hyper must give a value (or a list of values) for each of "
+                         f"{list(entry.hyper)}, got {hyper!r}")
+    choices = [hyper[h] if isinstance(hyper[h], list) else [hyper[h]] for h in entry.hyper]
+    if any(not c for c in choices):
+        raise ValueError(f"check_layer({name!r}): a hyper list must hold at least one value")
+    configs = []
+    for D, values in itertools.product(widths, itertools.product(*choices)):
+        args = tuple(values)
+        shapes = _manual_layers.shapes_of(name, D, args)
+        names = _manual_layers.names_of(name, len(shapes))
+        config = layer_config({"x": ("N", D)}, dict(zip(names, shapes)), {"N": dims.get("N", (1, 4))},
+                              dict(zip(entry.hyper, args)), scale=scale)
+        configs.append((D, config))
+    per = max(1, -(-examples // len(configs)))
+    ran = 0
+    for D, config in configs:
+        result = run_check(entry.forward, entry.backward, jax_fn, config, per, seed)
+        ran += result.examples
+        if not result.passed:
+            message = result.message.replace("case: ", f"case: D={D} ", 1)
+            return CheckResult(False, ran, result.counterexample, message, result.report, seed)
+    return CheckResult(True, ran, seed=seed)
+
+
+def _values(spec, where):
+    import numbers
+
+    ok = lambda v: isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 1  # noqa: E731
+    if ok(spec):
+        return [int(spec)]
+    if isinstance(spec, tuple) and len(spec) == 2 and all(ok(v) for v in spec) and spec[0] <= spec[1]:
+        return list(range(int(spec[0]), int(spec[1]) + 1))
+    if isinstance(spec, list) and spec and all(ok(v) for v in spec):
+        return sorted(set(int(v) for v in spec))
+    raise ValueError(f"{where} must be an int >= 1, (lo, hi) with 1 <= lo <= hi, or a non-empty list of ints >= 1, "
+                     f"got {spec!r}")
 
 
 def import_plugin(target: str):

@@ -7,6 +7,8 @@ seed·1000 + l); evaluation mode (`predict`) uses the running statistics and no 
 
 Parameters: a list with one tuple per layer (see `StackSpec.param_shapes`); gradients have the
 same layout. `state`: one (running_mean, running_var) per batchnorm layer (None elsewhere).
+A layer registered with `dualgrad.registry.register_layer` runs its own forward and backward (the
+same in training and evaluation mode), its parameters drawn by its `init` (`manual.layers.registered`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import layers as L
+from .layers import registered as _registered
 from .stack_spec import StackSpec
 
 
@@ -30,8 +33,21 @@ def init_params(spec: StackSpec, seed: int = 0) -> list:
             params.append((np.ones(shapes[0]), np.zeros(shapes[1])))
         elif kind == "embedding":
             params.append((rng.standard_normal(shapes[0]),))
+        elif kind in _registered.LAYERS:
+            params.append(_init_registered(kind, shapes, rng))
         else:
             params.append(())
+    return params
+
+
+def _init_registered(kind, shapes, rng) -> tuple:
+    init = _registered.LAYERS[kind].init
+    if init is None:  # N(0, 1/fan_in), fan_in = the shape's first axis
+        return tuple(rng.standard_normal(s) / np.sqrt(s[0]) for s in shapes)
+    params = tuple(np.asarray(p, dtype=np.float64) for p in init(shapes, rng))
+    if tuple(p.shape for p in params) != tuple(shapes):
+        raise ValueError(f"layer {kind!r}: init(shapes, rng) must return arrays of shapes {list(shapes)}, "
+                         f"got {[p.shape for p in params]}")
     return params
 
 
@@ -54,6 +70,8 @@ def _forward_layer(layer, l, x, p, train, seed, state):
         return L.dropout_forward(x, layer[1] if train else 0.0, seed * 1000 + l)
     if kind == "embedding":
         return L.embedding_forward(x, *p)
+    if kind in _registered.LAYERS:
+        return _registered.LAYERS[kind].forward(x, *p, **_registered.hyper_of(kind, layer[1:]))
     return L.activation_forward(kind, x)
 
 
@@ -79,10 +97,25 @@ def backward(spec: StackSpec, caches, dlogits) -> list:
         if kind == "embedding":
             grads[l] = (L.embedding_backward(d, caches[l]),)
             continue
-        dx, *dparams = _BACKWARD.get(kind, L.activation_backward)(d, caches[l])
+        if kind in _registered.LAYERS:
+            dx, *dparams = _registered_backward(spec, l, d, caches[l])
+        else:
+            dx, *dparams = _BACKWARD.get(kind, L.activation_backward)(d, caches[l])
         grads[l] = tuple(dparams)
         d = dx
     return grads
+
+
+def _registered_backward(spec, l, dout, cache):
+    """(dx, *dparams) from a registered layer's backward, its count checked (ValueError naming layer l)."""
+    kind = spec.layers[l][0]
+    grads = _registered.LAYERS[kind].backward(dout, cache)
+    want = 1 + len(spec.param_shapes()[l])
+    if not isinstance(grads, (tuple, list)) or len(grads) != want:
+        got = len(grads) if isinstance(grads, (tuple, list)) else type(grads).__name__
+        raise ValueError(f"layer {l + 1} ({kind}): backward must return dx and {want - 1} dparam(s), "
+                         f"{want} arrays in all, got {got}")
+    return tuple(grads)
 
 
 def loss_and_grads(spec: StackSpec, params, x, y, seed: int = 0):
@@ -116,12 +149,14 @@ def _as_pairs(spec, tree):
             pairs.append((p[0][None, :], p[1]))  # γ as a (1, D) row, β (D,)
         elif kind == "embedding":
             pairs.append((p[0], np.zeros(p[0].shape[1], p[0].dtype)))  # E, and a zero stand-in b
+        elif kind in _registered.LAYERS:  # each parameter as a (1, size) row, and a zero stand-in b
+            pairs += [(np.reshape(q, (1, -1)), np.zeros(np.size(q), np.asarray(q).dtype)) for q in p]
     return pairs
 
 
 def _from_pairs(spec, pairs):
     out, it = [], iter(pairs)
-    for layer in spec.layers:
+    for layer, shapes in zip(spec.layers, spec.param_shapes()):
         kind = layer[0]
         if kind == "dense":
             out.append(tuple(next(it)))
@@ -130,6 +165,8 @@ def _from_pairs(spec, pairs):
             out.append((W[0], b))
         elif kind == "embedding":
             out.append((next(it)[0],))
+        elif kind in _registered.LAYERS:
+            out.append(tuple(next(it)[0][0].reshape(s) for s in shapes))
         else:
             out.append(())
     return out

@@ -9,16 +9,21 @@ A layer is a tuple: ("dense", M) | ("batchnorm",) | ("layernorm",) | ("dropout",
 `manual.layers.LOSS_LAYERS` ("cross_entropy", "binary_cross_entropy", "mse", "hinge") applied to
 the last layer's output (N, K). Parameters per layer: dense (W (D, M), b (M,)), batchnorm and
 layernorm (gamma (D,), beta (D,)), embedding (E (V, D),), the others none.
+A layer registered with `dualgrad.registry.register_layer` is (name, *hyper values): its parameter
+shapes are its `param_shapes(D, **hyper)` and its output width `out_width(D, **hyper)` (D by default),
+D the width it receives (see `manual.layers.registered`).
 `NetworkSpec` is unchanged; a stack is a separate, more general description.
 """
 
 from __future__ import annotations
 
+import math
 import numbers
 from dataclasses import dataclass
 from typing import Tuple
 
 from . import spec as _spec
+from .layers import registered as _registered
 
 LOSSES = ("cross_entropy", "binary_cross_entropy", "mse", "hinge")
 PARAM_NAMES = {"dense": ("W", "b"), "batchnorm": ("gamma", "beta"), "layernorm": ("gamma", "beta"),
@@ -41,6 +46,8 @@ class StackSpec:
         object.__setattr__(self, "n_in", int(self.n_in))
         if self.loss not in LOSSES:
             raise ValueError(f"unknown loss {self.loss!r}; valid names: {', '.join(LOSSES)}")
+        if any(layer[0] in _registered.LAYERS for layer in layers):
+            self.param_shapes()  # a registered layer's param_shapes and out_width, checked now
         if self.loss == "binary_cross_entropy" and self.widths()[-1] != 1:
             raise ValueError("binary_cross_entropy needs a last width of 1 (logits (N, 1))")
 
@@ -50,6 +57,8 @@ class StackSpec:
         for layer in self.layers:
             if layer[0] in ("dense", "embedding"):
                 width = layer[1]
+            elif layer[0] in _registered.LAYERS:
+                width = _registered.width_of(layer[0], width, layer[1:])
             out.append(width)
         return tuple(out)
 
@@ -64,10 +73,17 @@ class StackSpec:
                 shapes.append(((width,), (width,)))
             elif kind == "embedding":
                 shapes.append(((self.n_in, out),))
+            elif kind in _registered.LAYERS:
+                shapes.append(_registered.shapes_of(kind, width, layer[1:]))
             else:
                 shapes.append(())
             width = out
         return shapes
+
+    def param_names(self) -> list:
+        """[(name, ...) per layer]: "W", "b", "gamma", ..., a registered layer's own (p1, p2, ... by default)."""
+        return [_registered.names_of(layer[0], len(shapes)) if layer[0] in _registered.LAYERS
+                else PARAM_NAMES.get(layer[0], ()) for layer, shapes in zip(self.layers, self.param_shapes())]
 
     def to_dict(self) -> dict:
         return {"n_in": self.n_in, "layers": [list(layer) for layer in self.layers], "loss": self.loss}
@@ -93,9 +109,18 @@ def _check_layer(layer, i):
         if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0 <= p < 1:
             raise ValueError(f"layer {i + 1}: ('dropout', p) needs one p in [0, 1), got {layer!r}")
         return (kind, float(p))
+    if kind in _registered.LAYERS:
+        hyper = _registered.LAYERS[kind].hyper
+        if len(args) != len(hyper) or not all(isinstance(v, numbers.Real) and not isinstance(v, bool)
+                                              and math.isfinite(v) for v in args):
+            want = ", ".join((repr(kind),) + hyper)
+            raise ValueError(f"layer {i + 1}: the registered layer ({want}) takes {len(hyper)} finite number(s) "
+                             f"after its name{' (' + ', '.join(hyper) + ')' if hyper else ''}, got {layer!r}")
+        return (kind, *args)
     if kind in ("batchnorm", "layernorm") or kind in _spec.ACTIVATION_NAMES:
         if args:
             raise ValueError(f"layer {i + 1}: ({kind!r},) takes no argument, got {layer!r}")
         return (kind,)
     raise ValueError(f"layer {i + 1}: unknown layer {kind!r}; valid: dense, batchnorm, layernorm, dropout, "
-                     f"embedding, or an activation ({', '.join(_spec.ACTIVATION_NAMES)})")
+                     f"embedding, an activation ({', '.join(_spec.ACTIVATION_NAMES)})"
+                     + (f", or a registered layer ({', '.join(_registered.LAYERS)})" if _registered.LAYERS else ""))

@@ -1,13 +1,15 @@
 """A stack of layers (`manual.stack_spec.StackSpec`) rebuilt in JAX; gradients from jax.grad.
 
 Training mode, as `manual.stack.loss_and_grads`: batchnorm with the batch statistics, dropout
-masks from the same seeds (seed·1000 + l, the shared mask generator).
+masks from the same seeds (seed·1000 + l, the shared mask generator); a layer registered with
+`dualgrad.registry.register_layer` runs its jax_fn (`reference.layers.registered`).
 """
 
 import jax
 import numpy as np
 
 from . import layers as R
+from .layers import registered as _registered
 
 
 def logits(spec, params, x, seed=0):
@@ -23,6 +25,8 @@ def logits(spec, params, x, seed=0):
             x = R.dropout(x, layer[1], seed * 1000 + l)
         elif kind == "embedding":
             x = R.embedding(x, *p)
+        elif kind in _registered.LAYERS:
+            x = _registered.apply(kind, x, p, layer[1:])
         else:
             x = R.activation(kind, x)
     return x
