@@ -1845,6 +1845,109 @@ def _register_loss_args(draw):
 
 register("dualgrad.register_loss", "bad name or function", _register_loss_args)
 
+
+
+# ---- a user's own layer: register_layer, check_layer(name), StackSpec and explain with it
+
+
+def _layer_fns():
+    def forward(x, gamma):
+        return x * gamma, (x, gamma)
+
+    def backward(dout, cache):
+        return dout * cache[1], (dout * cache[0]).sum(axis=0)
+
+    return forward, backward, (lambda x, gamma: x * gamma)
+
+
+def _layer_tables():
+    from manual.layers import registered as m
+    from reference.layers import registered as r
+
+    return [m.LAYERS, r.LAYERS]
+
+
+def _register_layer_args(draw):
+    from .registry import register_layer
+
+    f, b, j = _layer_fns()
+    shapes = lambda D: [(D,)]  # noqa: E731
+    args, options, expect = draw(st.sampled_from([
+        (("dense", f, b, j), {}, r"built-in layer"),
+        (("tanh", f, b, j), {}, r"built-in layer or an activation"),
+        (("two words", f, b, j), {}, r"identifier"),
+        (("mine", None, b, j), {}, r"callable forward"),
+        (("mine", f, b, "x * gamma"), {}, r"callable jax_fn"),
+        (("mine", f, b, j), {"param_shapes": [(3,)]}, r"param_shapes\(D, \*\*hyper\) must be callable"),
+        (("mine", f, b, j), {"param_shapes": lambda D: (D,)}, r"must return a list of shape tuples"),
+        (("mine", f, b, j), {"param_shapes": shapes, "out_width": lambda D: 0}, r"out_width\(1\) must return an int >= 1"),
+        (("mine", f, b, j), {"param_shapes": shapes, "param_names": ("a", "b")}, r"gives 1 shapes but param_names"),
+        (("mine", f, b, j), {"hyper": "M"}, r"hyper must be a tuple"),
+    ]))
+    return (lambda: register_layer(*args, **options)), expect, _layer_tables()
+
+
+register("dualgrad.register_layer", "bad name, function or declaration", _register_layer_args)
+
+
+def _check_layer_name(draw):
+    from dualgrad.layer_check import check_layer
+
+    f, b, j = _layer_fns()
+    args, kwargs, expect = draw(st.sampled_from([
+        (("no_such_layer",), {}, r"not a registered layer"),
+        (("mine", b), {}, r"give no backward"),
+        (("mine",), {"dims": {"D": [0]}}, r"dims\['D'\] must be"),
+        (("mine",), {"dims": {"T": 2}}, r"dims may give 'N' and 'D' only"),
+        (("mine",), {"hyper": {"M": 2}}, r"hyper must give a value"),
+        (("mine",), {"examples": 0}, r"examples must be an int >= 1"),
+    ]))
+
+    def call():
+        from .registry import registered_layer
+
+        with registered_layer("mine", f, b, j, param_shapes=lambda D: [(D,)]):
+            return check_layer(*args, **kwargs)
+
+    return call, expect, _layer_tables()
+
+
+register("dualgrad.check_layer", "a registered layer's name, wrongly used", _check_layer_name)
+
+
+def _stack_spec_user_layer(draw):
+    from manual.stack_spec import StackSpec
+
+    f, b, j = _layer_fns()
+    layers, expect = draw(st.sampled_from([
+        ((("mine", 2), ("dense", 2)), r"layer 1: the registered layer \('mine'\) takes 0 finite number"),
+        ((("dense", 2), ("mine", "2")), r"layer 2: the registered layer"),
+        ((("wide", float("nan")),), r"takes 1 finite number"),
+        ((("wide", 0),), r"out_width\(3\) must return an int >= 1"),
+    ]))
+
+    def call():
+        from .registry import registered_layer
+
+        with registered_layer("mine", f, b, j, param_shapes=lambda D: [(D,)]), \
+                registered_layer("wide", f, b, j, hyper=("M",), out_width=lambda D, M: M,
+                                 param_shapes=lambda D, M: [(D,)]):
+            return StackSpec(3, layers)
+
+    return call, expect, [list(layers)] + _layer_tables()
+
+
+register("manual.stack_spec.StackSpec", "a registered layer with wrong arguments", _stack_spec_user_layer)
+
+_LAYER_FILE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs", "examples",
+                           "rmsnorm_layer.py")
+_cli_kind("explain --stack with a registered layer wrongly written",
+          st.sampled_from([["explain", "--stack", "dense:4 rmsnorm:2 dense:2", "--input", "3", "--import", _LAYER_FILE],
+                           ["explain", "--stack", "rmsnorm:x dense:2", "--input", "3", "--import", _LAYER_FILE],
+                           ["explain", "--stack", "dense:4 no_such_layer dense:2", "--input", "3"],
+                           ["explain", "--stack", "rmsnorm dense:2", "--input", "1", "8", "8", "--import", _LAYER_FILE]]),
+          r"takes 0 finite number|must be numbers|unknown layer 'no_such_layer'|needs rows \(N, D\)")
+
 _IMPL_FILE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs", "examples", "my_net.py")
 _IMPL = ["verify", "--hidden", "relu", "--loss", "binary_cross_entropy", "--bias", "row", "--examples", "2"]
 _cli_kind("--impl target that does not load",

@@ -179,7 +179,9 @@ def register_layer(name: str, forward, backward, jax_fn, *, param_shapes=None, o
     Then (name, *hyper values) is a layer of `manual.stack_spec.StackSpec` (run by `manual.stack`,
     rebuilt by `reference.stack`), of `dualgrad explain --stack` (with --import), and
     `check_layer(name)` checks it alone. All arguments are checked before either table changes:
-    TypeError for a wrong kind of value, ValueError for a built-in, taken or invalid name.
+    TypeError for a wrong kind of value, ValueError for a built-in or invalid name. Registering a
+    name that is already a registered layer replaces it (as `register_activation` does), so that
+    importing the same plugin twice works; `registered_layer` refuses a taken name.
     """
     from manual import activations as _acts
     from manual.layers import registered as _manual_layers
@@ -189,8 +191,6 @@ def register_layer(name: str, forward, backward, jax_fn, *, param_shapes=None, o
         raise ValueError(f"layer name must be an identifier string such as 'scale', got {name!r}")
     if name in BUILT_IN_LAYERS or name in _acts.ACTIVATIONS:
         raise ValueError(f"{name!r} is a built-in layer or an activation; register yours under another name")
-    if name in _manual_layers.LAYERS:
-        raise ValueError(f"layer {name!r} is already registered; unregister_layer({name!r}) first")
     for fn, what in ((forward, "forward(x, *params, **hyper)"), (backward, "backward(dout, cache)"),
                      (jax_fn, "jax_fn(x, *params, **hyper)")):
         if not callable(fn):
@@ -247,8 +247,16 @@ def unregister_layer(name: str) -> None:
 
 @contextmanager
 def registered_layer(name: str, forward, backward, jax_fn, **options):
-    """Register the layer `name` on both sides for the `with` block, and remove it afterwards (even on error)."""
-    register_layer(name, forward, backward, jax_fn, **options)  # refuses a name already registered
+    """Register the layer `name` on both sides for the `with` block, and remove it afterwards (even on error).
+
+    A name that is already registered is refused (ValueError), so a block never silently replaces,
+    and then removes, someone else's layer."""
+    from manual.layers import registered as _manual_layers
+    from reference.layers import registered as _reference_layers
+
+    if isinstance(name, str) and (name in _manual_layers.LAYERS or name in _reference_layers.LAYERS):
+        raise ValueError(f"layer {name!r} is already registered; choose an unused name")
+    register_layer(name, forward, backward, jax_fn, **options)
     try:
         yield name
     finally:

@@ -153,10 +153,13 @@ def test_bad_registrations_are_refused_before_anything_changes(change, error, ma
     assert (manual_registered.LAYERS, reference_registered.LAYERS) == before
 
 
-def test_a_taken_name_is_refused_and_unregister_needs_a_registered_name(rms):
+def test_a_taken_name_is_refused_by_the_block_replaced_by_register_layer(rms):
     with pytest.raises(ValueError, match="already registered"):
-        register_layer("rms", rmsnorm_forward, rmsnorm_backward, rmsnorm_jax, **RMS)
+        with registered_layer("rms", linear_forward, linear_backward, linear_jax, **LINEAR):
+            pass
     assert manual_registered.LAYERS["rms"].forward is rmsnorm_forward
+    register_layer("rms", rmsnorm_forward, rmsnorm_no_mean_term, rmsnorm_jax, **RMS)  # a plugin imported again
+    assert manual_registered.LAYERS["rms"].backward is rmsnorm_no_mean_term
     for name in ("dense", "no_such_layer"):
         with pytest.raises(ValueError, match="not a registered"):
             unregister_layer(name)
