@@ -97,9 +97,11 @@ _GAINS = st.floats(-1.0, 1.0, allow_nan=False)  # log10 of the weight gain
 _SILENT = st.sampled_from(SILENT_FRACTIONS)
 
 
-def _draw_parameters(draw, spec: NetworkSpec, dtype=np.float64):
+def _draw_parameters(draw, spec: NetworkSpec, dtype=np.float64, gains=_GAINS):
+    """gains: the strategy of log10 of the weights' gain over He scaling (check_implementation
+    draws from a narrower one)."""
     rng = np.random.default_rng(draw(_SEEDS))
-    gain = 10.0 ** draw(_GAINS)
+    gain = 10.0 ** draw(gains)
     random_bias = draw(st.booleans())
     silent_fraction = draw(_SILENT)
     params = []

@@ -259,7 +259,6 @@ DEFAULT_SCALE = (0.1, 1.0)  # |X| of standardised data: no textbook σ, softmax 
 GAINS = (-0.5, 0.0)  # log10 of the weights' gain over He scaling
 L2_STRENGTHS = (0.0, 0.0, 0.01, 0.5)
 ZERO_FRACTIONS = (0.0, 0.0, 0.3)
-SILENT_FRACTIONS = (0.0, 0.0, 0.25)
 
 
 class _Failure(AssertionError):
@@ -544,6 +543,7 @@ def _cases(plan: _Plan, max_layers, max_width, max_batch, lo, hi):
     from manual import spec as _spec
 
     from .check import random_labels
+    from .strategies import _draw_parameters
 
     losses = st.sampled_from(plan.losses)
     n_layers = st.integers(1, max_layers)
@@ -553,7 +553,6 @@ def _cases(plan: _Plan, max_layers, max_width, max_batch, lo, hi):
     l2s = st.sampled_from([plan.l2]) if plan.l2 is not None else st.sampled_from(L2_STRENGTHS)
     seeds = st.integers(0, 2**32 - 1)
     gains = st.floats(*GAINS, allow_nan=False)
-    silent = st.sampled_from(SILENT_FRACTIONS)
     rows = st.integers(1, max_batch)
     scales = st.floats(math.log10(lo), math.log10(hi), allow_nan=False)
     zeros = st.sampled_from(ZERO_FRACTIONS)
@@ -576,17 +575,7 @@ def _cases(plan: _Plan, max_layers, max_width, max_batch, lo, hi):
         else:
             hidden = plan.hidden
         spec = NetworkSpec(sizes, hidden, loss, draw(l2s))
-        rng = np.random.default_rng(draw(seeds))
-        gain = 10.0 ** draw(gains)
-        random_bias = draw(st.booleans())
-        silent_fraction = draw(silent)
-        params = []
-        for fan_in, fan_out in zip(spec.sizes[:-1], spec.sizes[1:]):
-            W = rng.standard_normal((fan_in, fan_out)) * gain * np.sqrt(2.0 / fan_in)  # (fan_in, fan_out)
-            b = rng.standard_normal(fan_out) * 0.5 if random_bias else np.zeros(fan_out)  # (fan_out,)
-            quiet = rng.random(fan_out) < silent_fraction  # units whose z is exactly 0
-            W[:, quiet], b[quiet] = 0.0, 0.0
-            params.append((W, b))
+        params = _draw_parameters(draw, spec, gains=gains)  # He-scaled, some silent units (z = 0)
         n = draw(rows)
         x_scale = 10.0 ** draw(scales)
         zero_fraction = draw(zeros)

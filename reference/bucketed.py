@@ -98,18 +98,24 @@ def _never_taken(z):
     return jnp.full_like(z, jnp.nan)
 
 
+def _pre_activations(Ws, bs, X, codes, branches):
+    """[z_1, ..., z_L] of the padded network: z_l = a_{l−1} W_l + b_l, a_l = branch codes[l] of z_l."""
+    a = X  # (B, D)
+    zs = []
+    for l in range(Ws.shape[0]):
+        z = a @ Ws[l] + bs[l]  # (B, D)
+        zs.append(z)
+        a = jax.lax.switch(codes[l], branches, z)
+    return zs
+
+
 @lru_cache(maxsize=None)
 def _compiled(branch_table):
     """One jitted value-and-grad for every bucket (jit caches per bucket shape)."""
     branches = [_never_taken if fn is None else fn for _, fn in branch_table]
 
     def total_loss(Ws, bs, X, Y, codes, last, loss_code, row_mask, out_mask, n, k, l2, layer_mask):
-        a = X  # (B, D)
-        zs = []
-        for l in range(Ws.shape[0]):
-            z = a @ Ws[l] + bs[l]  # (B, D)
-            zs.append(z)
-            a = jax.lax.switch(codes[l], branches, z)
+        zs = _pre_activations(Ws, bs, X, codes, branches)
         s = jnp.stack(zs)[last]  # (B, D) the real last layer's z: the logits
         value, out = jax.lax.switch(loss_code, _masked_losses(s, Y, row_mask, out_mask, n, k), None)
         penalty = 0.5 * l2 * jnp.sum(layer_mask * jnp.sum(Ws * Ws, axis=(1, 2)))
@@ -125,13 +131,7 @@ def _compiled_split(branch_table):
     branches = [_never_taken if fn is None else fn for _, fn in branch_table]
 
     def logits(Ws, bs, X, codes, last):
-        a = X  # (B, D)
-        zs = []
-        for l in range(Ws.shape[0]):
-            z = a @ Ws[l] + bs[l]  # (B, D)
-            zs.append(z)
-            a = jax.lax.switch(codes[l], branches, z)
-        return jnp.stack(zs)[last]  # (B, D)
+        return jnp.stack(_pre_activations(Ws, bs, X, codes, branches))[last]  # (B, D)
 
     def pulled_back(Ws, bs, X, codes, last, G, l2, layer_mask):
         penalty = 0.5 * l2 * jnp.sum(layer_mask * jnp.sum(Ws * Ws, axis=(1, 2)))
