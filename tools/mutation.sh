@@ -3,6 +3,8 @@
 #
 #   tools/mutation.sh                      # every module in MODULES below
 #   tools/mutation.sh initializers losses  # some of them
+#   MUTATION_FROM=/tmp/before MUTATION_DIR=/tmp/after tools/mutation.sh losses
+#                                          # only the survivors of an earlier run, with today's tests
 #
 # Slow (minutes to an hour per module on one core): NOT part of CI. Needs `pip install -e '.[mutation]'`.
 # cosmic-ray writes each mutant into the source file on disk, so the run never touches this work
@@ -15,16 +17,25 @@
 # killed mutant stops at its first failure), under the hypothesis profile "mutation" (derandomized:
 # a mutant is killed or survives the same way on every run). Bitwise and shift operators
 # (|, &, ^, <<, >>), meaningless on the float arrays these modules compute with, are not generated.
+#
+# MUTATION_FROM=DIR reruns only the mutants that survived the session in DIR (another directory than
+# $MUTATION_DIR): valid when the module is unchanged (checked) and tests were only added since, so
+# that a mutant killed then is killed now (derandomized profile, same earlier tests in the command).
 set -euo pipefail
 
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
 OUT="${MUTATION_DIR:-/tmp/dualgrad-mutation}"
 TIMEOUT="${MUTATION_TIMEOUT:-120}"   # seconds per mutant; a mutant past it counts as timed out
+FROM="${MUTATION_FROM:-}"            # rerun only the survivors of the session in this directory
+if [ -n "$FROM" ]; then
+  FROM="$(cd "$FROM" && pwd)" && OUT="$(mkdir -p "$OUT" && cd "$OUT" && pwd)"
+  [ "$FROM" != "$OUT" ] || { echo "tools/mutation.sh: error: MUTATION_FROM must differ from MUTATION_DIR" >&2; exit 2; }
+fi
 
 declare -A TESTS=(
   [initializers]="tests/test_contracts_init.py tests/test_determinism.py tests/test_mlp.py"
-  [losses]="tests/test_losses.py tests/test_gradients.py"
-  [activations]="tests/test_activations.py tests/test_gradients.py"
+  [losses]="tests/test_losses.py tests/test_gradients.py tests/test_contracts_losses.py tests/test_contracts_registry.py"
+  [activations]="tests/test_activations.py tests/test_gradients.py tests/test_contracts_registry.py"
   [optimizers]="tests/test_optimizers.py tests/test_contracts_state.py"
 )
 ORDER=(initializers losses activations optimizers)
@@ -56,9 +67,17 @@ name = "local"
 exclude-operators = ["core/ReplaceBinaryOperator_.*_(BitOr|BitAnd|BitXor|LShift|RShift)",
                      "core/ReplaceBinaryOperator_(BitOr|BitAnd|BitXor|LShift|RShift)_.*"]
 TOML
-  rm -f "$OUT/$m.sqlite"
-  cosmic-ray init "$OUT/$m.toml" "$OUT/$m.sqlite"
-  cr-filter-operators "$OUT/$m.sqlite" "$OUT/$m.toml"
+  if [ -n "$FROM" ]; then
+    cmp -s "$FROM/src/manual/$m.py" "manual/$m.py" ||
+      { echo "tools/mutation.sh: error: manual/$m.py differs from $FROM's: run it in full" >&2; exit 2; }
+    cp "$FROM/$m.sqlite" "$OUT/$m.sqlite"
+    python -c 'import sqlite3, sys; c = sqlite3.connect(sys.argv[1])
+c.execute("DELETE FROM work_results WHERE test_outcome = ?", ("SURVIVED",)); c.commit()' "$OUT/$m.sqlite"
+  else
+    rm -f "$OUT/$m.sqlite"
+    cosmic-ray init "$OUT/$m.toml" "$OUT/$m.sqlite"
+    cr-filter-operators "$OUT/$m.sqlite" "$OUT/$m.toml"
+  fi
   nice -n 15 cosmic-ray baseline "$OUT/$m.toml"  # the unmutated code must pass its test command
   start=$(date +%s)
   nice -n 15 cosmic-ray exec "$OUT/$m.toml" "$OUT/$m.sqlite"
