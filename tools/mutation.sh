@@ -37,7 +37,7 @@ declare -A TESTS=(
   [losses]="tests/test_losses.py tests/test_gradients.py tests/test_contracts_losses.py tests/test_contracts_registry.py"
   [activations]="tests/test_activations.py tests/test_gradients.py tests/test_contracts_registry.py"
   [optimizers]="tests/test_optimizers.py tests/test_contracts_state.py"
-  [inplace_losses]="tests/test_train_step.py"
+  [inplace_losses]="tests/test_train_step.py tests/test_contracts_inplace.py"
 )
 ORDER=(initializers losses activations optimizers inplace_losses)
 MODULES=("$@")
