@@ -107,3 +107,26 @@ def test_a_built_in_activation_cannot_be_unregistered(name):
     with pytest.raises(ValueError, match="built-in"):
         A.unregister_activation(name)
     assert tables() == before
+
+
+@pytest.mark.parametrize("name", ["swish", "RELU", "", "leaky relu"])
+def test_get_activation_refuses_an_unknown_name_with_the_valid_ones(name):
+    with pytest.raises(ValueError, match=r"unknown activation .*valid names: identity, relu, leaky_relu"):
+        A.get_activation(name)
+
+
+@pytest.mark.parametrize("name", A.BUILT_IN)
+def test_register_activation_refuses_a_built_in_name_and_changes_nothing(name):
+    before = tables()
+    with pytest.raises(ValueError, match="built-in"):
+        manual.register_activation(name, softsign, softsign_derivative)
+    assert tables() == before and A.ACTIVATIONS[name].forward is not softsign
+
+
+def test_unregistering_an_unknown_name_is_refused():
+    before = tables()
+    with pytest.raises(ValueError, match="not registered"):
+        L.unregister_loss("contract_never_registered")
+    with pytest.raises(ValueError, match="not registered"):
+        A.unregister_activation("contract_never_registered")
+    assert tables() == before
