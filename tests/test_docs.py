@@ -90,16 +90,22 @@ def _trim(lines):
 
 @contextmanager
 def fresh_registry():
-    """The activations a new process would have: the page's own registrations are set aside
-    during the command and put back afterwards; the command's (--import) are removed."""
+    """The activations and layers a new process would have: the page's own registrations are set
+    aside during the command and put back afterwards; the command's (--import) are removed."""
     from manual import activations as m_acts
     from manual import spec as m_spec
     from reference import activations as r_acts
 
+    from manual.layers import registered as m_layers
+    from reference.layers import registered as r_layers
+
     saved = ({k: v for k, v in m_acts.ACTIVATIONS.items() if k not in m_acts.BUILT_IN},
              {k: v for k, v in r_acts.ACTIVATIONS.items() if k not in r_acts.BUILT_IN},
              list(m_spec.ACTIVATION_NAMES))
+    layers = (dict(m_layers.LAYERS), dict(r_layers.LAYERS))  # registered layers, likewise
     _drop_registrations()
+    m_layers.LAYERS.clear()
+    r_layers.LAYERS.clear()
     try:
         yield
     finally:
@@ -107,6 +113,9 @@ def fresh_registry():
         m_acts.ACTIVATIONS.update(saved[0])
         r_acts.ACTIVATIONS.update(saved[1])
         m_spec.ACTIVATION_NAMES[:] = saved[2]
+        for table, before in zip((m_layers.LAYERS, r_layers.LAYERS), layers):
+            table.clear()
+            table.update(before)
 
 
 def _drop_registrations():
