@@ -115,7 +115,19 @@ def read_result(returned, spec, conv: Conventions, n: int) -> UserResult:
     return UserResult(loss, grads, output)
 
 
+def _plain(value):
+    """A PyTorch tensor (even one that requires grad) as a NumPy array; anything else as it is."""
+    detach = getattr(value, "detach", None)
+    if callable(detach) and hasattr(value, "cpu"):
+        try:
+            return value.detach().cpu().numpy()
+        except Exception:
+            return value
+    return value
+
+
 def _scalar(value) -> float:
+    value = _plain(value)
     arr = value
     if not isinstance(value, numbers.Real) or isinstance(value, bool):
         try:
@@ -187,6 +199,7 @@ def _fits(pairs, spec, conv) -> bool:
 
 
 def _array(value, name) -> np.ndarray:
+    value = _plain(value)
     try:
         arr = np.asarray(value)
     except Exception:

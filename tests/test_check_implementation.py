@@ -353,3 +353,26 @@ def test_the_tutorials_files_are_the_code_it_shows():
     for name in ("my_net.py", "my_bugs.py"):
         text = open(os.path.join(docs, "examples", name), encoding="utf-8").read()
         assert text in blocks, f"docs/examples/{name} differs from the block the page shows"
+
+
+def test_a_pytorch_autograd_implementation_passes_in_pytorchs_layout():
+    """The way a PyTorch user checks an nn.Linear-layout network: W (fan_out, fan_in), b (fan_out,),
+    tensors (even ones that require grad) returned as they are. Skipped where torch is not installed."""
+    torch = pytest.importorskip("torch")
+
+    def torch_loss_and_grads(params, X, y):
+        Ws = [torch.tensor(W, requires_grad=True) for W, _ in params]
+        bs = [torch.tensor(b, requires_grad=True) for _, b in params]
+        a = torch.tensor(X)
+        for i, (W, b) in enumerate(zip(Ws, bs)):
+            z = torch.nn.functional.linear(a, W, b)  # a Wᵀ + b
+            a = torch.tanh(z) if i < len(Ws) - 1 else z
+        loss = torch.nn.functional.cross_entropy(a, torch.tensor(y, dtype=torch.long))
+        loss.backward()
+        return loss, [(W.grad, b.grad) for W, b in zip(Ws, bs)]
+
+    result = check_implementation(torch_loss_and_grads, hidden="tanh", loss="cross_entropy", layout="out_in",
+                                  examples=FEW)
+    assert result.passed, result.message
+    assert not check_implementation(torch_loss_and_grads, hidden="tanh", loss="cross_entropy", examples=FEW,
+                                    sizes=[3, 3, 3]).passed  # in our layout W is the transpose: it fails
