@@ -46,7 +46,7 @@ def grid(reach: float = 30.0) -> np.ndarray:
 def _jax_value_and_slope(fn):
     import jax
 
-    return jax.jit(fn), jax.jit(jax.vmap(jax.grad(lambda z: fn(z))))
+    return jax.jit(fn), jax.jit(jax.vmap(jax.grad(fn)))
 
 
 def check_activation(name: str, kink: str = "jax", reach: float = 30.0) -> List[str]:
@@ -92,8 +92,6 @@ def check_activation(name: str, kink: str = "jax", reach: float = 30.0) -> List[
 
 def check_loss(name: str) -> List[str]:
     """Problems of registered loss `name` on a few seeded logits ([] when it agrees)."""
-    import jax
-
     from manual import spec as _spec
     from manual.losses import get_loss as manual_loss
     from manual.spec import NetworkSpec
@@ -140,16 +138,20 @@ def _jax_loss(fn, head):
     return jax.jit(jax.value_and_grad(fn)), jax.jit(head)
 
 
-def check_functions(spec_or_specs, kink: str = "jax", reach: float = 30.0) -> List[str]:
-    """Problems of every registered activation and loss used by the spec(s)."""
+def check_functions(spec, kink: str = "jax", reach: float = 30.0) -> List[str]:
+    """Problems of every registered activation and loss `spec` uses."""
+    return check_names(spec.hidden, [spec.loss], kink, reach)
+
+
+def check_names(activations, losses, kink: str = "jax", reach: float = 30.0) -> List[str]:
+    """Problems of the registered ones among these activation and loss names (built-ins are skipped)."""
     from manual.activations import BUILT_IN as BUILT_IN_ACTIVATIONS
     from manual.losses import BUILT_IN as BUILT_IN_LOSSES
 
-    specs = spec_or_specs if isinstance(spec_or_specs, (list, tuple)) else [spec_or_specs]
     problems = []
-    for name in sorted({h for s in specs for h in s.hidden} - set(BUILT_IN_ACTIVATIONS)):
+    for name in sorted(set(activations) - set(BUILT_IN_ACTIVATIONS)):
         problems += check_activation(name, kink, reach)
-    for name in sorted({s.loss for s in specs} - set(BUILT_IN_LOSSES)):
+    for name in sorted(set(losses) - set(BUILT_IN_LOSSES)):
         problems += check_loss(name)
     return problems
 

@@ -116,12 +116,10 @@ def as_stack(stack) -> Stack:
 
 
 def _layer_name(layer) -> str:
-    kind = layer[0]
-    if kind == "conv":
-        _, F, k, s, p = layer
-        return f"conv2d {F}×{k}×{k} s{s} p{p}"
-    if kind in ("maxpool", "avgpool"):
-        return f"{kind}2d {layer[1]} s{layer[2]}"
+    if layer[0] in ("conv", "maxpool", "avgpool"):
+        from .conv_stacks import describe_block
+
+        return describe_block(layer)
     return " ".join(str(v) for v in layer)
 
 

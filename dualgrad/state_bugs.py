@@ -40,6 +40,7 @@ from manual.train_step import TrainStep
 from manual.validation import encode_targets
 
 from .bugs import Patch, injected
+from .check import random_labels
 from .compare import assert_trees_close
 from .strategies import specs
 
@@ -57,21 +58,12 @@ DTYPES = st.sampled_from([np.dtype(np.float64), np.dtype(np.float32)])
 # ---- the three properties ------------------------------------------------------------------------
 
 
-def _labels(spec, n, rng):
-    k = spec.sizes[-1]
-    if spec.loss == "cross_entropy":
-        return rng.integers(0, k, n)
-    if spec.loss == "binary_cross_entropy":
-        return rng.integers(0, 2, n)
-    return rng.normal(size=(n, k))
-
-
-def _cast(tree, dtype):
+def cast_tree(tree, dtype):
     return None if tree is None else [(W.astype(dtype), b.astype(dtype)) for W, b in tree]
 
 
-def _cast_state(state, dtype):
-    return type(state)(*[_cast(v, dtype) if isinstance(v, list) else v for v in state])
+def cast_state(state, dtype):
+    return type(state)(*[cast_tree(v, dtype) if isinstance(v, list) else v for v in state])
 
 
 def _same(fast, plain, dtype, what):
@@ -108,10 +100,10 @@ def fast_step_matches_plain(case):
     for k, (n, new_dtype) in enumerate(program, start=1):
         if new_dtype != dtype:
             dtype = new_dtype
-            fast = (_cast(fast[0], dtype), _cast_state(fast[1], dtype))
-            plain = (_cast(fast[0], dtype), _cast_state(fast[1], dtype))
+            fast = (cast_tree(fast[0], dtype), cast_state(fast[1], dtype))
+            plain = (cast_tree(fast[0], dtype), cast_state(fast[1], dtype))
         X = rng.normal(size=(n, spec.sizes[0])).astype(dtype)
-        y = _labels(spec, n, rng)
+        y = random_labels(spec, n, rng)
         value, grads = manual.loss_and_grads(spec, plain[0], X, y)
         plain = OPTIMIZERS[kind](mo).update(grads, plain[1], plain[0])  # a fresh object: no scratch history
         fast_value, state = step(fast[0], fast[1], X, encode_targets(spec, y, n, dtype=dtype))
@@ -147,11 +139,11 @@ def optimizer_matches_optax(case):
         assert_trees_close(inplace[0], ref[0], f"step {k} (|g| ~ {scale:g}), update_inplace", 1e-6, ("manual", "optax"))
 
 
-class _Replica:
+class Replica:
     """manual/mlp.py's docstring, with the plain path: what fit and partial_fit must compute."""
 
-    def __init__(self, model, kind):
-        self.model, self.opt, self.params = model, OPTIMIZERS[kind](mo), None
+    def __init__(self, model, optimizer):
+        self.model, self.opt, self.params = model, optimizer, None
 
     def start(self):
         m = self.model
@@ -197,7 +189,7 @@ def estimator_matches_replica(case):
                 learning_rate=0.05 if kind == "momentum" else 0.01, momentum=0.9 if kind == "momentum" else 0.0,
                 batch_size=setup["batch_size"], shuffle=setup["shuffle"], seed=setup["seed"], dtype=setup["dtype"],
                 init=setup["init"])
-    replica = _Replica(model, kind)
+    replica = Replica(model, OPTIMIZERS[kind](mo))
     classes = None if setup["loss"] == "mse" else np.arange(max(n_out, 2))
     rng = np.random.default_rng(setup["seed"])
     for k, (call, n, epochs) in enumerate(calls, start=1):

@@ -325,7 +325,10 @@ def check_implementation(fn, *, examples: int = 200, seed: int = 0, sizes=None, 
     plan = _Plan.make(sizes, hidden, loss, l2, takes_spec, conv, max_layers)
     name = implementation.qualified_name(fn)
 
-    problems = _check_functions_in_play(plan, conv, reach=30 * hi)
+    from .diagnose import check_names
+
+    problems = check_names(plan.activations_in_play(), [conv.loss_name(n) for n in plan.losses], conv.kink,
+                           reach=30 * hi)
     if problems:
         return CheckResult(False, 0, None, "\n".join(problems), None, seed)
 
@@ -521,20 +524,6 @@ class _Plan:
         if self.hidden is None:
             return list(_spec.ACTIVATION_NAMES)
         return [self.hidden] if isinstance(self.hidden, str) else list(self.hidden)
-
-
-def _check_functions_in_play(plan: _Plan, conv: Conventions, reach: float):
-    from manual.activations import BUILT_IN as BUILT_IN_ACTIVATIONS
-    from manual.losses import BUILT_IN as BUILT_IN_LOSSES
-
-    from .diagnose import check_activation, check_loss
-
-    problems = []
-    for name in sorted(set(plan.activations_in_play()) - set(BUILT_IN_ACTIVATIONS)):
-        problems += check_activation(name, conv.kink, reach)
-    for name in sorted({conv.loss_name(n) for n in plan.losses} - set(BUILT_IN_LOSSES)):
-        problems += check_loss(name)
-    return problems
 
 
 def _cases(plan: _Plan, max_layers, max_width, max_batch, lo, hi):

@@ -35,7 +35,9 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 import manual
+from dualgrad.check import random_labels
 from dualgrad.compare import assert_trees_close
+from dualgrad.state_bugs import Replica, cast_state, cast_tree
 from dualgrad.strategies import specs
 from manual import optimizers as mo
 from manual.initializers import init_params
@@ -54,24 +56,6 @@ OPTIMIZERS = {
     "rmsprop": lambda: mo.rmsprop(1e-3),
     "sgd_schedule": lambda: mo.sgd(mo.exponential_decay(0.1, 0.5, 2), momentum=0.5),
 }
-
-
-def labels_for(spec, n, rng):
-    """y as loss_and_grads and encode_targets take it: class indices, 0/1, or real targets (n, K)."""
-    k = spec.sizes[-1]
-    if spec.loss == "cross_entropy":
-        return rng.integers(0, k, n)
-    if spec.loss == "binary_cross_entropy":
-        return rng.integers(0, 2, n)
-    return rng.normal(size=(n, k))
-
-
-def cast_tree(tree, dtype):
-    return None if tree is None else [(W.astype(dtype), b.astype(dtype)) for W, b in tree]
-
-
-def cast_state(state, dtype):
-    return type(state)(*[cast_tree(v, dtype) if isinstance(v, list) else v for v in state])
 
 
 def state_trees(state):
@@ -116,7 +100,7 @@ class FastStepMachine(RuleBasedStateMachine):
         net = self.nets[which % len(self.nets)]
         rng = np.random.default_rng(seed)
         X = rng.normal(size=(n, net.spec.sizes[0])).astype(net.dtype)
-        y = labels_for(net.spec, n, rng)
+        y = random_labels(net.spec, n, rng)
         Y = encode_targets(net.spec, y, n, dtype=net.dtype)
         value, grads = manual.loss_and_grads(net.spec, net.plain[0], X, y)
         net.plain = OPTIMIZERS[net.kind]().update(grads, net.plain[1], net.plain[0])  # a fresh object: no scratch history
@@ -151,33 +135,6 @@ def named_optimizer(kind, learning_rate, momentum):
     return mo.sgd(learning_rate, momentum=momentum) if kind == "sgd" else getattr(mo, kind)(learning_rate)
 
 
-class Replica:
-    """manual/mlp.py's docstring, with the plain path: what fit and partial_fit must compute."""
-
-    def __init__(self, model, kind):
-        self.model, self.opt = model, named_optimizer(kind, model.learning_rate, model.momentum)
-        self.params = None
-
-    def start(self):
-        m = self.model
-        self.rng = np.random.default_rng(m.seed)
-        self.params = init_params(m.spec, seed=int(self.rng.integers(2**63)), init=m.init, dtype=m.dtype)
-        self.state, self.history = self.opt.init(self.params), []
-
-    def epoch(self, X, y):
-        m, n = self.model, X.shape[0]
-        X = X.astype(m.dtype)
-        size = n if m.batch_size is None else min(m.batch_size, n)
-        order = self.rng.permutation(n) if m.shuffle and size < n else np.arange(n)
-        total = 0.0
-        for i in range(0, n, size):
-            rows = order[i:i + size]
-            value, grads = manual.loss_and_grads(m.spec, self.params, X[rows], y[rows])
-            self.params, self.state = self.opt.update(grads, self.state, self.params)
-            total += value * rows.size
-        self.history.append(total / n)
-
-
 class EstimatorMachine(RuleBasedStateMachine):
     @initialize(loss=st.sampled_from(["cross_entropy", "binary_cross_entropy", "mse"]),
                 hidden=st.lists(st.integers(1, 5), max_size=2), activation=st.sampled_from(["relu", "tanh", "gelu"]),
@@ -190,7 +147,7 @@ class EstimatorMachine(RuleBasedStateMachine):
         self.model = manual.MLP([self.n_in, *hidden, n_out], hidden=activation, loss=loss, optimizer=kind,
                                 learning_rate=0.05 if kind == "sgd" else 0.01, momentum=momentum if kind == "sgd" else 0.0,
                                 l2=l2, batch_size=batch_size, epochs=1, shuffle=shuffle, seed=seed, dtype=dtype)
-        self.replica = Replica(self.model, kind)
+        self.replica = Replica(self.model, named_optimizer(kind, self.model.learning_rate, self.model.momentum))
         self.classes = None if loss == "mse" else np.arange(max(n_out, 2))
 
     def data(self, n, seed):
