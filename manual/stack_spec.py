@@ -1,18 +1,45 @@
-"""The description of a stack of layers, shared by `manual.stack` and `reference.stack`: data only.
+"""The one description of a network of layers, shared by `manual.stack` and `reference.stack`: data only.
 
     spec = StackSpec(n_in=2, layers=(("dense", 32), ("batchnorm",), ("relu",), ("dropout", 0.1), ("dense", 3)),
                      loss="cross_entropy")
+    spec = StackSpec((1, 8, 8), (("conv", 4, 3, 1, 1), ("relu",), ("maxpool", 2, 2), ("flatten",), ("dense", 3)))
+    spec = StackSpec.parse("conv:4:3:1:1 relu maxpool:2 res( conv:4:3:1:1 relu ) flatten dense:3", (1, 8, 8))
 
-A layer is a tuple: ("dense", M) | ("batchnorm",) | ("layernorm",) | ("dropout", p) |
-("embedding", D) (first layer only: x is then ids (N,) in 0 .. n_in − 1, n_in the vocabulary) |
-(activation name,) for any name of `manual.spec.ACTIVATION_NAMES`. The loss is one of
-`manual.layers.LOSS_LAYERS` ("cross_entropy", "binary_cross_entropy", "mse", "hinge") applied to
-the last layer's output (N, K). Parameters per layer: dense (W (D, M), b (M,)), batchnorm and
-layernorm (gamma (D,), beta (D,)), embedding (E (V, D),), the others none.
-A layer registered with `dualgrad.registry.register_layer` is (name, *hyper values): its parameter
-shapes are its `param_shapes(D, **hyper)` and its output width `out_width(D, **hyper)` (D by default),
-D the width it receives (see `manual.layers.registered`).
-`NetworkSpec` is unchanged; a stack is a separate, more general description.
+The input, `n_in` (the shape of one example, without N):
+  D          rows x (N, D);                      with an embedding first: the vocabulary V, ids (N,)
+  (T, D)     sequences x (N, T, D);              with an embedding first: (T, V), ids (N, T)
+  (C, H, W)  images x (N, C, H, W)
+
+A layer is a tuple:
+  ("dense", M)                       on the last axis: (..., D) -> (..., M); W (D, M), b (M,)
+  ("batchnorm",)                     γ, β (D,) per feature; on images per CHANNEL (γ, β (C,), statistics
+                                     over N, H, W: spatial batchnorm); on sequences statistics over N, T
+  ("layernorm",)                     γ, β (D,) over the last axis; on images over the CHANNELS of each
+                                     pixel (γ, β (C,), as ConvNeXt's LayerNorm)
+  ("dropout", p)                     any shape
+  ("embedding", D)                   first layer only: ids -> (..., D); E (V, D)
+  ("conv", F, k, stride, padding)    images: (C, H, W) -> (F, H', W'); W (F, C, k, k), b (F,)
+  ("maxpool", size, stride), ("avgpool", size, stride)      images
+  ("flatten",)                       (d1, d2, ...) -> (d1·d2·...,)
+  (activation name,)                 any name of `manual.spec.ACTIVATION_NAMES`, any shape
+  (registered name, *hyper values)   a layer of `dualgrad.registry.register_layer`, on any rank: it
+                                     receives D, the LAST axis' width (`param_shapes(D)`, `out_width(D)`)
+  ("res", (layer, ...))              a residual block x + f(x), f the sub-stack; f must keep the shape
+                                     (parameters: one tuple per inner layer, nested; no embedding inside)
+
+The loss, one of `manual.layers.LOSS_LAYERS`, reads the last layer's output, which must be (N, K).
+Parameters per layer, in `param_shapes()`: dense (W (D, M), b (M,)), conv (W (F, C, k, k), b (F,)),
+batchnorm and layernorm (gamma, beta), embedding (E (V, D),), registered layers their own, a residual
+block a tuple with its inner layers' tuples, the others () (see `param_names()`).
+
+The text form (the command line's and the docs'), parsed here only (`parse_layers`, `StackSpec.parse`):
+tokens separated by spaces: `dense:M`, `batchnorm`, `layernorm`, `dropout:p`, `embedding:D`, an
+activation's name, `conv:F:k[:stride[:padding]]` (stride 1, padding 0), `maxpool:size[:stride]`,
+`avgpool:size[:stride]` (stride = size), `flatten`, `name:v1:v2` for a registered layer, and
+`res( ... )` for a residual block over the layers inside the parentheses (they nest).
+`spec.text()` writes it back.
+
+`NetworkSpec` (the MLP) is unchanged; `spec.as_network_spec()` gives it when this stack is one.
 """
 
 from __future__ import annotations
@@ -24,103 +51,364 @@ from typing import Tuple
 
 from . import spec as _spec
 from .layers import registered as _registered
+from .layers import windows as _windows
 
 LOSSES = ("cross_entropy", "binary_cross_entropy", "mse", "hinge")
-PARAM_NAMES = {"dense": ("W", "b"), "batchnorm": ("gamma", "beta"), "layernorm": ("gamma", "beta"),
-               "embedding": ("E",)}
+PARAM_NAMES = {"dense": ("W", "b"), "conv": ("W", "b"), "batchnorm": ("gamma", "beta"),
+               "layernorm": ("gamma", "beta"), "embedding": ("E",)}
+IMAGE_KINDS = ("conv", "maxpool", "avgpool")
 
 
 @dataclass(frozen=True)
 class StackSpec:
-    n_in: int
+    n_in: object  # int D | (D,) | (T, D) | (C, H, W); the vocabulary V, or (T, V), with an embedding first
     layers: Tuple[tuple, ...]
     loss: str = "cross_entropy"
 
     def __post_init__(self):
-        if isinstance(self.n_in, bool) or not isinstance(self.n_in, numbers.Integral) or self.n_in < 1:
-            raise ValueError(f"n_in must be an int >= 1 (input features, or the vocabulary V), got {self.n_in!r}")
+        object.__setattr__(self, "n_in", _check_input(self.n_in))
         if isinstance(self.layers, (str, bytes)) or not isinstance(self.layers, (list, tuple)) or not self.layers:
             raise TypeError(f"layers must be a non-empty sequence of layer tuples such as ('dense', 16), got {self.layers!r}")
-        layers = tuple(_check_layer(layer, i) for i, layer in enumerate(self.layers))
+        layers = tuple(_check_layer(layer, i, top=True) for i, layer in enumerate(self.layers))
         object.__setattr__(self, "layers", layers)
-        object.__setattr__(self, "n_in", int(self.n_in))
         if self.loss not in LOSSES:
             raise ValueError(f"unknown loss {self.loss!r}; valid names: {', '.join(LOSSES)}")
-        if any(layer[0] in _registered.LAYERS for layer in layers):
-            self.param_shapes()  # a registered layer's param_shapes and out_width, checked now
-        if self.loss == "binary_cross_entropy" and self.widths()[-1] != 1:
+        shapes = self.shapes()  # every layer's shape, checked now (ValueError naming the layer)
+        if len(shapes[-1]) != 1:
+            raise ValueError(f"the loss needs logits (N, K), the stack gives (N, {', '.join(map(str, shapes[-1]))}): "
+                             "end with a flatten and a dense layer")
+        if self.loss == "binary_cross_entropy" and shapes[-1][-1] != 1:
             raise ValueError("binary_cross_entropy needs a last width of 1 (logits (N, 1))")
+        if _uses_registered(layers):
+            self.param_shapes()  # a registered layer's param_shapes, checked now
 
-    def widths(self) -> tuple:
-        """The feature width after each layer."""
-        width, out = self.n_in, []
-        for layer in self.layers:
-            if layer[0] in ("dense", "embedding"):
-                width = layer[1]
-            elif layer[0] in _registered.LAYERS:
-                width = _registered.width_of(layer[0], width, layer[1:])
-            out.append(width)
+    # ---- the input ----------------------------------------------------------------------------
+
+    @property
+    def ids(self) -> bool:
+        """True when the input is integer ids (an embedding first)."""
+        return self.layers[0][0] == "embedding"
+
+    @property
+    def input_shape(self) -> tuple:
+        """One example's shape: (D,), (T, D) or (C, H, W); ids: () or (T,)."""
+        shape = (self.n_in,) if isinstance(self.n_in, int) else tuple(self.n_in)
+        return shape[:-1] if self.ids else shape
+
+    @property
+    def vocabulary(self) -> int:
+        """V, the number of ids (an embedding first)."""
+        return self.n_in if isinstance(self.n_in, int) else self.n_in[-1]
+
+    # ---- shapes and parameters -----------------------------------------------------------------
+
+    def shapes(self) -> tuple:
+        """One example's shape after each layer (top level; a residual block keeps its input's)."""
+        shape = (self.n_in,) if isinstance(self.n_in, int) else tuple(self.n_in)
+        out = []
+        for i, layer in enumerate(self.layers):
+            shape = _out_shape(layer, shape, str(i + 1))
+            out.append(shape)
         return tuple(out)
 
+    def widths(self) -> tuple:
+        """The width of the last axis after each layer."""
+        return tuple(s[-1] for s in self.shapes())
+
+    def in_shapes(self) -> tuple:
+        """One example's shape entering each layer (ids: (…, V), the vocabulary last)."""
+        first = (self.n_in,) if isinstance(self.n_in, int) else tuple(self.n_in)
+        return (first,) + self.shapes()[:-1]
+
     def param_shapes(self) -> list:
-        """[(shape, ...) per layer]: the parameter layout of the stack."""
-        shapes, width = [], self.n_in
-        for layer, out in zip(self.layers, self.widths()):
-            kind = layer[0]
-            if kind == "dense":
-                shapes.append(((width, out), (out,)))
-            elif kind in ("batchnorm", "layernorm"):
-                shapes.append(((width,), (width,)))
-            elif kind == "embedding":
-                shapes.append(((self.n_in, out),))
-            elif kind in _registered.LAYERS:
-                shapes.append(_registered.shapes_of(kind, width, layer[1:]))
-            else:
-                shapes.append(())
-            width = out
-        return shapes
+        """[(shape, ...) per layer]: the parameter layout of the stack (a residual block: nested)."""
+        return [_param_shapes(layer, shape) for layer, shape in zip(self.layers, self.in_shapes())]
 
     def param_names(self) -> list:
-        """[(name, ...) per layer]: "W", "b", "gamma", ..., a registered layer's own (p1, p2, ... by default)."""
-        return [_registered.names_of(layer[0], len(shapes)) if layer[0] in _registered.LAYERS
-                else PARAM_NAMES.get(layer[0], ()) for layer, shapes in zip(self.layers, self.param_shapes())]
+        """[(name, ...) per layer]: "W", "b", "gamma", ..., a registered layer's own (p1, p2, ... by default);
+        a residual block: a tuple of its inner layers' tuples."""
+        return [_param_names(layer, shapes) for layer, shapes in zip(self.layers, self.param_shapes())]
+
+    def walk(self):
+        """(position, layer, in_shape, param shapes) for every layer, inner ones included, in order:
+        positions "1", "2", "3" for a residual block, then "3.1", "3.2" for its layers, "4", ..."""
+        yield from _walk(self.layers, self.in_shapes()[0], "")
+
+    def is_mlp(self) -> bool:
+        """Rows in, dense layers each followed by one activation (none after the last)."""
+        if not isinstance(self.n_in, int) or self.ids:
+            return False
+        kinds = [layer[0] for layer in self.layers]
+        return (kinds[0::2] == ["dense"] * len(kinds[0::2]) and len(kinds) % 2 == 1
+                and all(k in _spec.ACTIVATION_NAMES for k in kinds[1::2]))
+
+    def as_network_spec(self):
+        """The `NetworkSpec` of an MLP stack (the MLP's fast path); ValueError otherwise."""
+        if not self.is_mlp():
+            raise ValueError(f"{self.text()} is not an MLP (dense layers, one activation between them)")
+        return _spec.NetworkSpec(sizes=(self.n_in,) + tuple(layer[1] for layer in self.layers[0::2]),
+                                 hidden=tuple(layer[0] for layer in self.layers[1::2]), loss=self.loss)
+
+    # ---- text -----------------------------------------------------------------------------------
+
+    @classmethod
+    def parse(cls, text: str, n_in, loss=None) -> "StackSpec":
+        """A StackSpec from the text form (see the module docstring); loss None: cross_entropy, or
+        binary_cross_entropy when the last layer gives one column."""
+        layers = parse_layers(text)
+        if loss is None:
+            try:
+                last = cls(n_in, layers, "cross_entropy").widths()[-1]
+            except ValueError:
+                last = 2
+            loss = "cross_entropy" if last >= 2 else "binary_cross_entropy"
+        return cls(n_in, layers, loss)
+
+    def text(self) -> str:
+        """The layers in the text form: `parse_layers(spec.text())` gives them back."""
+        return layers_text(self.layers)
 
     def to_dict(self) -> dict:
-        return {"n_in": self.n_in, "layers": [list(layer) for layer in self.layers], "loss": self.loss}
+        return {"n_in": self.n_in if isinstance(self.n_in, int) else list(self.n_in),
+                "layers": [_layer_to_list(layer) for layer in self.layers], "loss": self.loss}
 
     def __str__(self):
-        return " → ".join(":".join(str(v) for v in layer) for layer in self.layers) + f" → {self.loss}"
+        return " → ".join(_token(layer) for layer in self.layers) + f" → {self.loss}"
 
 
-def _check_layer(layer, i):
+def _uses_registered(layers) -> bool:
+    return any(layer[0] in _registered.LAYERS or (layer[0] == "res" and _uses_registered(layer[1]))
+               for layer in layers)
+
+
+def _layer_to_list(layer):
+    return ["res", [_layer_to_list(inner) for inner in layer[1]]] if layer[0] == "res" else list(layer)
+
+
+def _check_input(n_in):
+    def is_int(v):
+        return not isinstance(v, bool) and isinstance(v, numbers.Integral) and v >= 1
+
+    if is_int(n_in):
+        return int(n_in)
+    if isinstance(n_in, (tuple, list)) and 1 <= len(n_in) <= 3 and all(is_int(v) for v in n_in):
+        return int(n_in[0]) if len(n_in) == 1 else tuple(int(v) for v in n_in)
+    raise ValueError(f"n_in must be an int >= 1 (input features, or the vocabulary V) or a shape (T, D) or "
+                     f"(C, H, W) of ints >= 1, got {n_in!r}")
+
+
+def _shape_text(shape) -> str:
+    return "(N, " + ", ".join(map(str, shape)) + ")"
+
+
+def _out_shape(layer, shape, where):
+    """One example's shape after `layer` given `shape` (ValueError naming the layer when it cannot run)."""
+    kind = layer[0]
+    if kind == "embedding":
+        return shape[:-1] + (layer[1],)
+    if kind == "dense":
+        return shape[:-1] + (layer[1],)
+    if kind in IMAGE_KINDS:
+        if len(shape) != 3:
+            raise ValueError(f"layer {where} ({kind}) needs images (N, C, H, W), gets {_shape_text(shape)}: "
+                             "give the input as (C, H, W)")
+        if kind == "conv":
+            _, F, k, s, p = layer
+            if min(shape[1] + 2 * p, shape[2] + 2 * p) < k:
+                raise ValueError(f"layer {where} (conv): kernel {k} larger than the padded map "
+                                 f"{shape[1] + 2 * p}×{shape[2] + 2 * p}")
+            return (F,) + _windows.output_hw(shape[1:], (k, k), (s, s), (p, p))
+        _, size, s = layer
+        if min(shape[1:]) < size:
+            raise ValueError(f"layer {where} ({kind}): window {size} larger than the map {shape[1]}×{shape[2]}")
+        return (shape[0],) + _windows.output_hw(shape[1:], (size, size), (s, s))
+    if kind == "flatten":
+        if len(shape) < 2:
+            raise ValueError(f"layer {where} (flatten) needs inputs of rank >= 3, (N, d1, d2, ...), gets "
+                             f"{_shape_text(shape)}")
+        return (math.prod(shape),)
+    if kind == "res":
+        inner = shape
+        for j, sub in enumerate(layer[1]):
+            inner = _out_shape(sub, inner, f"{where}.{j + 1}")
+        if inner != shape:
+            raise ValueError(f"layer {where} (res): the block must keep the shape {_shape_text(shape)} "
+                             f"(x + f(x)), its layers give {_shape_text(inner)}")
+        return shape
+    if kind in _registered.LAYERS:
+        return shape[:-1] + (_registered.width_of(kind, shape[-1], layer[1:]),)
+    return shape  # batchnorm, layernorm, dropout, activations
+
+
+def _param_shapes(layer, shape):
+    kind = layer[0]
+    if kind == "dense":
+        return ((shape[-1], layer[1]), (layer[1],))
+    if kind == "conv":
+        _, F, k, _, _ = layer
+        return ((F, shape[0], k, k), (F,))
+    if kind in ("batchnorm", "layernorm"):
+        width = shape[0] if len(shape) == 3 else shape[-1]  # images: per channel
+        return ((width,), (width,))
+    if kind == "embedding":
+        return ((shape[-1], layer[1]),)
+    if kind == "res":
+        out, inner = [], shape
+        for sub in layer[1]:
+            out.append(_param_shapes(sub, inner))
+            inner = _out_shape(sub, inner, "")
+        return tuple(out)
+    if kind in _registered.LAYERS:
+        return _registered.shapes_of(kind, shape[-1], layer[1:])
+    return ()
+
+
+def _param_names(layer, shapes):
+    if layer[0] == "res":
+        return tuple(_param_names(sub, s) for sub, s in zip(layer[1], shapes))
+    if layer[0] in _registered.LAYERS:
+        return _registered.names_of(layer[0], len(shapes))
+    return PARAM_NAMES.get(layer[0], ())
+
+
+def _walk(layers, shape, prefix):
+    for i, layer in enumerate(layers):
+        where = f"{prefix}{i + 1}"
+        yield where, layer, shape, _param_shapes(layer, shape)
+        if layer[0] == "res":
+            yield from _walk(layer[1], shape, where + ".")
+        shape = _out_shape(layer, shape, where)
+
+
+def _is_count(v, minimum=1):
+    return not isinstance(v, bool) and isinstance(v, numbers.Integral) and v >= minimum
+
+
+def _check_layer(layer, i, top=False, where=None):
+    where = where or str(i + 1)
     if isinstance(layer, str):
         layer = (layer,)
     if not isinstance(layer, (list, tuple)) or not layer or not isinstance(layer[0], str):
-        raise TypeError(f"layer {i + 1} must be a tuple such as ('dense', 16) or ('relu',), got {layer!r}")
+        raise TypeError(f"layer {where} must be a tuple such as ('dense', 16) or ('relu',), got {layer!r}")
     kind, args = layer[0], tuple(layer[1:])
     if kind in ("dense", "embedding"):
-        if len(args) != 1 or isinstance(args[0], bool) or not isinstance(args[0], numbers.Integral) or args[0] < 1:
-            raise ValueError(f"layer {i + 1}: ({kind!r}, width) needs one int width >= 1, got {layer!r}")
-        if kind == "embedding" and i != 0:
-            raise ValueError(f"layer {i + 1}: an embedding can only be the first layer (it reads integer ids)")
+        if len(args) != 1 or not _is_count(args[0]):
+            raise ValueError(f"layer {where}: ({kind!r}, width) needs one int width >= 1, got {layer!r}")
+        if kind == "embedding" and not (top and i == 0):
+            raise ValueError(f"layer {where}: an embedding can only be the first layer (it reads integer ids)")
         return (kind, int(args[0]))
     if kind == "dropout":
         p = args[0] if len(args) == 1 else None
         if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0 <= p < 1:
-            raise ValueError(f"layer {i + 1}: ('dropout', p) needs one p in [0, 1), got {layer!r}")
+            raise ValueError(f"layer {where}: ('dropout', p) needs one p in [0, 1), got {layer!r}")
         return (kind, float(p))
+    if kind == "conv":
+        if len(args) != 4 or not all(_is_count(v) for v in args[:3]) or not _is_count(args[3], 0):
+            raise ValueError(f"layer {where}: ('conv', F, k, stride, padding) needs F, k, stride ints >= 1 and "
+                             f"padding an int >= 0, got {layer!r}")
+        return (kind, *map(int, args))
+    if kind in ("maxpool", "avgpool"):
+        if len(args) != 2 or not all(_is_count(v) for v in args):
+            raise ValueError(f"layer {where}: ({kind!r}, size, stride) needs two ints >= 1, got {layer!r}")
+        return (kind, *map(int, args))
+    if kind == "res":
+        inner = args[0] if len(args) == 1 else None
+        if isinstance(inner, (str, bytes)) or not isinstance(inner, (list, tuple)) or not inner:
+            raise ValueError(f"layer {where}: ('res', (layer, ...)) needs one non-empty sequence of layers, "
+                             f"got {layer!r}")
+        return (kind, tuple(_check_layer(sub, j, where=f"{where}.{j + 1}") for j, sub in enumerate(inner)))
     if kind in _registered.LAYERS:
         hyper = _registered.LAYERS[kind].hyper
         if len(args) != len(hyper) or not all(isinstance(v, numbers.Real) and not isinstance(v, bool)
                                               and math.isfinite(v) for v in args):
             want = ", ".join((repr(kind),) + hyper)
-            raise ValueError(f"layer {i + 1}: the registered layer ({want}) takes {len(hyper)} finite number(s) "
+            raise ValueError(f"layer {where}: the registered layer ({want}) takes {len(hyper)} finite number(s) "
                              f"after its name{' (' + ', '.join(hyper) + ')' if hyper else ''}, got {layer!r}")
         return (kind, *args)
-    if kind in ("batchnorm", "layernorm") or kind in _spec.ACTIVATION_NAMES:
+    if kind in ("batchnorm", "layernorm", "flatten") or kind in _spec.ACTIVATION_NAMES:
         if args:
-            raise ValueError(f"layer {i + 1}: ({kind!r},) takes no argument, got {layer!r}")
+            raise ValueError(f"layer {where}: ({kind!r},) takes no argument, got {layer!r}")
         return (kind,)
-    raise ValueError(f"layer {i + 1}: unknown layer {kind!r}; valid: dense, batchnorm, layernorm, dropout, "
-                     f"embedding, an activation ({', '.join(_spec.ACTIVATION_NAMES)})"
+    raise ValueError(f"layer {where}: unknown layer {kind!r}; valid: dense, batchnorm, layernorm, dropout, "
+                     f"embedding, conv, maxpool, avgpool, flatten, res, an activation "
+                     f"({', '.join(_spec.ACTIVATION_NAMES)})"
                      + (f", or a registered layer ({', '.join(_registered.LAYERS)})" if _registered.LAYERS else ""))
+
+
+# ---- the text form ---------------------------------------------------------------------------------
+
+
+def parse_layers(text: str) -> Tuple[tuple, ...]:
+    """'dense:16 batchnorm tanh dropout:0.1 dense:3', 'conv:4:3:1:1 relu maxpool:2 flatten dense:3',
+    'dense:8 res( dense:8 relu dense:8 ) dense:2' -> layer tuples (checked by StackSpec later).
+    conv:F:k[:stride[:padding]] (stride 1, padding 0), maxpool/avgpool:size[:stride] (stride = size).
+    Raises ValueError naming the token."""
+    if not isinstance(text, str):
+        raise TypeError(f"the stack text must be a str such as 'dense:16 relu dense:3', got {type(text).__name__}")
+    tokens = text.replace(",", " ").replace("(", " ( ").replace(")", " ) ").split()
+    if not tokens:
+        raise ValueError("--stack needs at least one layer, e.g. 'dense:16 relu dense:3'")
+    blocks = [[]]
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        if token == "res":
+            if i + 1 >= len(tokens) or tokens[i + 1] != "(":
+                raise ValueError("--stack 'res': write a residual block as res( layer layer ... )")
+            blocks.append([])
+            i += 2
+            continue
+        if token == ")":
+            if len(blocks) == 1:
+                raise ValueError("--stack: ')' without its 'res('")
+            inner = blocks.pop()
+            if not inner:
+                raise ValueError("--stack 'res( )': a residual block needs at least one layer")
+            blocks[-1].append(("res", tuple(inner)))
+        elif token == "(":
+            raise ValueError("--stack '(': only a residual block opens a parenthesis, res( ... )")
+        else:
+            blocks[-1].append(_parse_token(token))
+        i += 1
+    if len(blocks) != 1:
+        raise ValueError("--stack: a 'res(' is never closed with ')'")
+    return tuple(blocks[0])
+
+
+def _parse_token(token):
+    kind, *raw = token.split(":")
+    try:
+        args = [float(v) if kind == "dropout" else _number(v) if kind in _registered.LAYERS else int(v)
+                for v in raw]
+    except ValueError:
+        raise ValueError(f"--stack {token!r}: the values after ':' must be numbers") from None
+    if kind == "conv":
+        if not 2 <= len(args) <= 4:
+            raise ValueError(f"--stack {token!r}: write conv:F:k[:stride[:padding]]")
+        args += [1, 0][len(args) - 2:]
+        if min(args[:3]) < 1 or args[3] < 0:
+            raise ValueError(f"--stack {token!r}: F, k and stride must be >= 1, padding >= 0")
+    elif kind in ("maxpool", "avgpool"):
+        if not 1 <= len(args) <= 2 or min(args) < 1:
+            raise ValueError(f"--stack {token!r}: write {kind}:size[:stride], both >= 1")
+        args += args[:1] if len(args) == 1 else []
+    return (kind, *args)
+
+
+def _number(text: str):
+    """'3' -> 3, '0.5' -> 0.5 (a registered layer's hyperparameter)."""
+    try:
+        return int(text)
+    except ValueError:
+        return float(text)
+
+
+def _token(layer) -> str:
+    if layer[0] == "res":
+        return "res( " + layers_text(layer[1]) + " )"
+    return ":".join(str(v) for v in layer)
+
+
+def layers_text(layers) -> str:
+    """Layer tuples in the text form."""
+    return " ".join(_token(layer) for layer in layers)
