@@ -7,7 +7,9 @@ Parameters in the project's one layout, a list of (W, b) pairs with W 2-D, so th
               (Wd (F·Hq·Wq, K), bd (K,))]   the dense layer on the flattened pooled maps
 
 Shapes: X (N, C, H, W) -> conv (N, F, H', W') -> pool (N, F, Hq, Wq) -> (N, F·Hq·Wq) -> logits (N, K).
-NumPy only; `reference.cnn` is the same network in JAX (jax.grad), tests/test_cnn.py compares them.
+It is one `manual.stack_spec.StackSpec` (`spec.stack()`), run by `manual.stack`; only the conv
+filters' layout differs (a 2-D matrix, for the optimizers). NumPy only; `reference.cnn` is the same
+network in JAX (jax.grad), tests/test_cnn.py compares them.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import layers as L
+from . import stack as _stack
 from .layers import windows
 
 
@@ -32,6 +34,13 @@ class CNNSpec(NamedTuple):
         C, H, W = self.image
         conv = windows.output_hw((H, W), (self.kernel,) * 2, (1, 1), (self.padding,) * 2)
         return windows.output_hw(conv, (self.pool,) * 2, (self.pool,) * 2)
+
+    def stack(self):
+        """The one description of this CNN."""
+        from .stack_spec import StackSpec
+
+        return StackSpec(tuple(self.image), (("conv", self.filters, self.kernel, 1, self.padding), ("relu",),
+                                             ("maxpool", self.pool, self.pool), ("flatten",), ("dense", self.classes)))
 
     def n_params(self) -> int:
         C = self.image[0]
@@ -55,26 +64,22 @@ def _filters(spec, Wc):
     return Wc.T.reshape(spec.filters, C, spec.kernel, spec.kernel)  # (F, C, k, k)
 
 
-def forward(spec: CNNSpec, params, X):
-    """logits (N, K) and the caches of every layer."""
+def stack_params(spec: CNNSpec, params) -> list:
+    """The params in `manual.stack`'s layout for `spec.stack()`: the filters as (F, C, k, k)."""
     (Wc, bc), (Wd, bd) = params
-    z, conv_cache = L.conv2d_forward(X, _filters(spec, Wc), bc, 1, spec.padding)  # (N, F, H', W')
-    a, relu_cache = L.relu_forward(z)
-    p, pool_cache = L.maxpool2d_forward(a, spec.pool, spec.pool)  # (N, F, Hq, Wq)
-    f, flat_cache = L.flatten_forward(p)  # (N, F·Hq·Wq)
-    s, dense_cache = L.dense_forward(f, Wd, bd)  # (N, K)
-    return s, (conv_cache, relu_cache, pool_cache, flat_cache, dense_cache)
+    return [(_filters(spec, Wc), bc), (), (), (), (Wd, bd)]
+
+
+def forward(spec: CNNSpec, params, X):
+    """logits (N, K) and the caches of every layer (conv, relu, maxpool, flatten, dense), by `manual.stack`."""
+    s, caches = _stack.forward(spec.stack(), stack_params(spec, params), X)  # (N, K)
+    return s, tuple(caches)
 
 
 def loss_and_grads(spec: CNNSpec, params, X, y):
-    """Mean cross-entropy and its gradients in the params layout, layer by layer backwards."""
-    s, (conv_cache, relu_cache, pool_cache, flat_cache, dense_cache) = forward(spec, params, X)
-    loss, ds = L.cross_entropy_loss(s, y)  # ds (N, K)
-    df, dWd, dbd = L.dense_backward(ds, dense_cache)  # (N, F·Hq·Wq)
-    (dp,) = L.flatten_backward(df, flat_cache)  # (N, F, Hq, Wq)
-    (da,) = L.maxpool2d_backward(dp, pool_cache)  # (N, F, H', W')
-    (dz,) = L.relu_backward(da, relu_cache)
-    _, dW, dbc = L.conv2d_backward(dz, conv_cache)  # dW (F, C, k, k)
+    """Mean cross-entropy and its gradients in the params layout, layer by layer backwards (`manual.stack`)."""
+    loss, grads, _ = _stack.loss_and_grads(spec.stack(), stack_params(spec, params), X, y)
+    (dW, dbc), _, _, _, (dWd, dbd) = grads  # dW (F, C, k, k)
     dWc = dW.reshape(spec.filters, -1).T.copy()  # (C·k·k, F): the layout of Wc
     return loss, [(dWc, dbc), (dWd, dbd)]
 

@@ -120,7 +120,7 @@ def _from_rows(rows, x_shape, image):
     return rows.reshape(x_shape[:-1] + (rows.shape[-1],))
 
 
-def _on_rows(fn, x, *args):
+def on_rows(fn, x, *args):
     """fn (a row layer's forward) on x's rows: a plain call on (N, D)."""
     x = np.asarray(x)
     if x.ndim == 2:
@@ -130,7 +130,7 @@ def _on_rows(fn, x, *args):
     return _from_rows(out, x.shape, image), Rows(cache, x.shape, image)
 
 
-def _rows_backward(backward, dout, cache):
+def rows_backward(backward, dout, cache):
     if not isinstance(cache, Rows):
         return backward(dout, cache)
     dx, *dparams = backward(_to_rows(dout, cache.image), cache.cache)
@@ -149,13 +149,13 @@ class _Counter:
 def _forward_layer(layer, n, x, p, train, seed, state, count):
     kind = layer[0]
     if kind == "dense":
-        return _on_rows(L.dense_forward, x, *p)
+        return on_rows(L.dense_forward, x, *p)
     if kind == "batchnorm":
         if train:
-            return _on_rows(L.batchnorm_forward, x, *p)
-        return _on_rows(L.batchnorm_eval_forward, x, *p, *state)
+            return on_rows(L.batchnorm_forward, x, *p)
+        return on_rows(L.batchnorm_eval_forward, x, *p, *state)
     if kind == "layernorm":
-        return _on_rows(L.layernorm_forward, x, *p)
+        return on_rows(L.layernorm_forward, x, *p)
     if kind == "dropout":
         return L.dropout_forward(x, layer[1] if train else 0.0, seed * 1000 + n)
     if kind == "embedding":
@@ -217,7 +217,7 @@ def _backward_layers(layers, all_shapes, caches, d, prefix):
         if kind in _registered.LAYERS:
             dx, *dparams = _registered_backward(kind, f"{prefix}{l + 1}", len(all_shapes[l]), d, caches[l])
         elif kind in ("dense", "batchnorm", "layernorm"):
-            dx, *dparams = _rows_backward(_BACKWARD[kind], d, caches[l])
+            dx, *dparams = rows_backward(_BACKWARD[kind], d, caches[l])
         else:
             dx, *dparams = _BACKWARD.get(kind, L.activation_backward)(d, caches[l])
         grads[l] = tuple(dparams)

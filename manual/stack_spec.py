@@ -207,6 +207,9 @@ def _out_shape(layer, shape, where):
     if kind == "embedding":
         return shape[:-1] + (layer[1],)
     if kind == "dense":
+        if len(shape) > 2:
+            raise ValueError(f"layer {where} (dense) needs rows (N, D) or sequences (N, T, D), gets "
+                             f"{_shape_text(shape)}: put a flatten first")
         return shape[:-1] + (layer[1],)
     if kind in IMAGE_KINDS:
         if len(shape) != 3:
@@ -407,6 +410,19 @@ def _token(layer) -> str:
     if layer[0] == "res":
         return "res( " + layers_text(layer[1]) + " )"
     return ":".join(str(v) for v in layer)
+
+
+def describe_layer(layer) -> str:
+    """A layer's name in reports: "dense 16", "conv2d 4×3×3 s1 p1", "maxpool2d 2 s2", "res(dense 4 → relu)"."""
+    kind = layer[0]
+    if kind == "conv":
+        _, F, k, s, p = layer
+        return f"conv2d {F}×{k}×{k} s{s} p{p}"
+    if kind in ("maxpool", "avgpool"):
+        return f"{kind}2d {layer[1]} s{layer[2]}"
+    if kind == "res":
+        return "res(" + " → ".join(describe_layer(sub) for sub in layer[1]) + ")"
+    return " ".join(str(v) for v in layer)
 
 
 def layers_text(layers) -> str:

@@ -1,20 +1,18 @@
 """The small CNN of `manual.cnn` in JAX (float64): conv → relu → maxpool → flatten → dense →
-softmax cross-entropy, the same params layout; gradients from jax.grad."""
+softmax cross-entropy, the same params layout; its loss is `reference.stack`'s of `spec.stack()`,
+gradients from jax.grad."""
 
 import jax
-import jax.numpy as jnp
 
 from . import _x64  # noqa: F401
-from .layers import conv2d, flatten, maxpool2d
+from . import stack as _stack
 
 
 def loss(spec, params, X, y):
     (Wc, bc), (Wd, bd) = params
     C = spec.image[0]
     W = Wc.T.reshape(spec.filters, C, spec.kernel, spec.kernel)  # (F, C, k, k)
-    a = jax.nn.relu(conv2d(X, W, bc, 1, spec.padding))  # NOTE: relu'(0) = 0, as manual
-    s = flatten(maxpool2d(a, spec.pool, spec.pool)) @ Wd + bd  # (N, K)
-    return -jnp.mean(jax.nn.log_softmax(s)[jnp.arange(s.shape[0]), y])
+    return _stack.loss(spec.stack(), [(W, bc), (), (), (), (Wd, bd)], X, y)
 
 
 def loss_and_grads(spec, params, X, y):

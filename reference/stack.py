@@ -17,7 +17,7 @@ from . import layers as R
 from .layers import registered as _registered
 
 
-def _rows(fn, x, *p):
+def rows(fn, x, *p):
     if x.ndim == 2:
         return fn(x, *p)
     if x.ndim == 4:  # images: the rows of each pixel's channels
@@ -31,11 +31,11 @@ def apply_layer(layer, n, x, p, seed):
     """The twin of one layer (number n in walk order) on x; a residual block x + f(x)."""
     kind = layer[0]
     if kind == "dense":
-        return _rows(R.dense, x, *p)
+        return rows(R.dense, x, *p)
     if kind == "batchnorm":
-        return _rows(R.batchnorm, x, *p)
+        return rows(R.batchnorm, x, *p)
     if kind == "layernorm":
-        return _rows(R.layernorm, x, *p)
+        return rows(R.layernorm, x, *p)
     if kind == "dropout":
         return R.dropout(x, layer[1], seed * 1000 + n)
     if kind == "embedding":

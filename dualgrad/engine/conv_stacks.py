@@ -1,12 +1,13 @@
 """Random convolutional stacks, by hand and by jax.grad, compared leaf by leaf; and their explanation.
 
-A stack is data only (`ConvStack`): an image shape, blocks of layers, a class count, e.g.
+A stack is data only (`ConvStack`, a shorthand for the one description `manual.stack_spec.StackSpec`:
+`stack.spec()` is the image, the blocks, flatten, dense K, cross-entropy): an image shape, blocks of
+layers, a class count, e.g.
 
     conv 3×3 s1 p1 → relu → maxpool 2 s2 → conv 2×2 s1 p0 → relu → flatten → dense → cross-entropy
 
-`manual_loss_and_grads` runs it with `manual.layers` (forward, then every backward in reverse);
-`reference_loss_and_grads` builds the same function from `reference.layers` and differentiates it
-with jax.grad (one jit per stack). Parameters: one (W, b) per conv (W (F, C, k, k)) and per dense
+`manual_loss_and_grads` runs it with `manual.stack` (forward, then every backward in reverse);
+`reference_loss_and_grads` is `reference.stack`'s loss differentiated with jax.grad (one jit per stack). Parameters: one (W, b) per conv (W (F, C, k, k)) and per dense
 (W (D, K)) layer, in order. `stack_gradients_match` is the property (loss, then every dW and db,
 named "layer 2 (conv2d), dW"); `explain` prints each layer's forward and backward with shapes and
 the measured error of its gradients.
@@ -33,6 +34,13 @@ class ConvStack(NamedTuple):
     blocks: Tuple[Block, ...]  # before flatten
     classes: int  # K: flatten → dense (D, K) → cross-entropy
 
+    def spec(self):
+        """The one description: the blocks, then flatten → dense K, cross-entropy."""
+        from manual.stack_spec import StackSpec
+
+        return StackSpec(tuple(self.image), tuple(self.blocks) + (("flatten",), ("dense", self.classes)),
+                         "cross_entropy")
+
     def shapes(self, n):
         """[(layer name, output shape)] from the input (N, C, H, W) to the logits (N, K)."""
         shape, out = (n,) + tuple(self.image), []
@@ -51,13 +59,9 @@ class ConvStack(NamedTuple):
 
 
 def describe_block(block) -> str:
-    kind = block[0]
-    if kind == "conv":
-        _, F, k, s, p = block
-        return f"conv2d {F}×{k}×{k} s{s} p{p}"
-    if kind in ("maxpool", "avgpool"):
-        return f"{kind}2d {block[1]} s{block[2]}"
-    return kind
+    from manual.stack_spec import describe_layer
+
+    return describe_layer(block)
 
 
 def describe(case) -> str:
@@ -116,40 +120,32 @@ def init_params(stack: ConvStack, rng):
 # ---------------------------------------------------------------- the two sides
 
 
+def _tree(spec, params):
+    """[(W, b) per conv and dense] -> manual.stack's layout (an empty tuple for the other layers)."""
+    it = iter(params)
+    return [tuple(next(it)) if layer[0] in ("conv", "dense") else () for layer in spec.layers]
+
+
 def manual_loss_and_grads(stack: ConvStack, params, X, y, keep=None):
-    """Loss and [(dW, db), ...] by manual.layers; `keep`, a list, receives (name, out, dx) per layer."""
-    a, caches, p = X, [], iter(params)
-    for block in stack.blocks:
-        kind = block[0]
-        if kind == "conv":
-            W, b = next(p)
-            a, cache = ML.conv2d_forward(a, W, b, block[3], block[4])
-        elif kind in ("maxpool", "avgpool"):
-            a, cache = getattr(ML, f"{kind}2d_forward")(a, block[1], block[2])
-        else:
-            a, cache = getattr(ML, f"{kind}_forward")(a)
-        caches.append((block, cache, a))
-    f, flat_cache = ML.flatten_forward(a)
-    Wd, bd = next(p)
-    s, dense_cache = ML.dense_forward(f, Wd, bd)
-    loss, ds = ML.cross_entropy_loss(s, y)
-    df, dWd, dbd = ML.dense_backward(ds, dense_cache)
-    (d,) = ML.flatten_backward(df, flat_cache)
-    grads = [(dWd, dbd)]
-    if keep is not None:
-        keep.append(("dense", s, df))
-        keep.append(("flatten", f, d))
-    for block, cache, out in reversed(caches):
-        kind = block[0]
-        if kind == "conv":
-            d_in, dW, db = ML.conv2d_backward(d, cache)
-            grads.append((dW, db))
-        elif kind in ("maxpool", "avgpool"):
-            (d_in,) = getattr(ML, f"{kind}2d_backward")(d, cache)
-        else:
-            (d_in,) = getattr(ML, f"{kind}_backward")(d, cache)
+    """Loss and [(dW, db), ...] by manual.stack; `keep`, a list, receives (name, out, dx) per layer."""
+    from manual import stack as MS
+
+    spec = stack.spec()
+    tree, shapes = _tree(spec, params), spec.param_shapes()
+    outs, caches, a = [], [], X
+    for n, (layer, p) in enumerate(zip(spec.layers, tree)):
+        a, cache = MS._forward_layer(layer, n, a, p, True, 0, None, None)
+        outs.append(a)
+        caches.append(cache)
+    loss, d = ML.cross_entropy_loss(a, y)
+    grads = []
+    for l in reversed(range(len(spec.layers))):
+        d_in, (g,) = MS._backward_layers(spec.layers[l:l + 1], shapes[l:l + 1], caches[l:l + 1], d, "")
+        if g:
+            grads.append(g)
         if keep is not None:
-            keep.append((describe_block(block), out, d_in))
+            name = "dense" if spec.layers[l][0] == "dense" else describe_block(spec.layers[l])
+            keep.append((name, outs[l], d_in))
         d = d_in
     return loss, grads[::-1]
 
@@ -158,38 +154,19 @@ _PROGRAMS = {}
 
 
 def reference_loss_and_grads(stack: ConvStack, params, X, y):
-    """Loss and [(dW, db), ...] by jax.grad of the same stack built from reference.layers."""
+    """Loss and [(dW, db), ...] by jax.grad of `reference.stack`'s loss of the same stack."""
     import jax
 
+    from reference import stack as RS
+
+    spec = stack.spec()
     key = (stack, X.shape)
     if key not in _PROGRAMS:
         if len(_PROGRAMS) > 256:
             _PROGRAMS.clear()
-        _PROGRAMS[key] = jax.jit(jax.value_and_grad(lambda params, X, y: _reference_loss(stack, params, X, y)))
+        _PROGRAMS[key] = jax.jit(jax.value_and_grad(lambda params, X, y: RS.loss(spec, _tree(spec, params), X, y)))
     loss, grads = _PROGRAMS[key](params, X, y)
     return float(loss), [(np.asarray(dW), np.asarray(db)) for dW, db in grads]
-
-
-def _reference_loss(stack, params, X, y):
-    import jax
-    import jax.numpy as jnp
-
-    import reference  # noqa: F401  (float64)
-    from reference import layers as RL
-
-    a, p = X, iter(params)
-    for block in stack.blocks:
-        kind = block[0]
-        if kind == "conv":
-            W, b = next(p)
-            a = RL.conv2d(a, W, b, block[3], block[4])
-        elif kind in ("maxpool", "avgpool"):
-            a = getattr(RL, f"{kind}2d")(a, block[1], block[2])
-        else:
-            a = {"relu": jax.nn.relu, "tanh": jnp.tanh}[kind](a)  # NOTE: relu'(0) = 0, as manual
-    Wd, bd = next(p)
-    s = RL.flatten(a) @ Wd + bd
-    return -jnp.mean(jax.nn.log_softmax(s)[jnp.arange(s.shape[0]), y])
 
 
 def _names(stack):

@@ -37,13 +37,13 @@ LOSSES = ("cross_entropy", "binary_cross_entropy", "mse", "hinge")
 TWIN_NAMES = {"conv": "conv2d", "maxpool": "maxpool2d", "avgpool": "avgpool2d"}
 
 
-class Stack(NamedTuple):
-    """Layer tuples and the input: `input` is (D,) for rows x (N, D), (C, H, W) for images, or
-    ("ids", V) for integer ids (N,) in 0 .. V − 1 (an embedding first)."""
+def Stack(input, layers, loss="cross_entropy"):
+    """The former explain-only description, now `manual.stack_spec.StackSpec` itself: `input` is
+    (D,) for rows, (C, H, W) for images, or ("ids", V) for integer ids (N,) (an embedding first)."""
+    from manual.stack_spec import StackSpec
 
-    input: tuple
-    layers: Tuple[tuple, ...]
-    loss: str = "cross_entropy"
+    input = tuple(input)
+    return StackSpec(input[1] if input and input[0] == "ids" else input, tuple(layers), loss)
 
 
 class Layer(NamedTuple):
@@ -99,60 +99,58 @@ class StackDerivation(NamedTuple):
 # ---- building the layers --------------------------------------------------------------------
 
 
-def as_stack(stack) -> Stack:
-    """A `Stack` from a StackSpec, a ConvStack or a Stack."""
+def as_stack(stack):
+    """The `StackSpec` of a StackSpec or a ConvStack."""
     from manual.stack_spec import StackSpec
 
     from ..engine.conv_stacks import ConvStack
 
-    if isinstance(stack, Stack):
-        return stack
     if isinstance(stack, StackSpec):
-        first = stack.layers[0][0]
-        return Stack(("ids", stack.n_in) if first == "embedding" else (stack.n_in,), stack.layers, stack.loss)
+        return stack
     if isinstance(stack, ConvStack):
-        return Stack(tuple(stack.image), tuple(stack.blocks) + (("flatten",), ("dense", stack.classes)),
-                     "cross_entropy")
-    raise TypeError(f"explain_stack needs a StackSpec, a ConvStack or a Stack, got {type(stack).__name__}")
+        return stack.spec()
+    raise TypeError(f"explain_stack needs a StackSpec or a ConvStack, got {type(stack).__name__}")
 
 
 def _layer_name(layer) -> str:
-    if layer[0] in ("conv", "maxpool", "avgpool"):
-        from ..engine.conv_stacks import describe_block
+    from manual.stack_spec import describe_layer
 
-        return describe_block(layer)
-    return " ".join(str(v) for v in layer)
+    return describe_layer(layer)
 
 
-def _build(layer, index: int, in_shape: tuple, rng, seed: int) -> Layer:
-    """The layer `index` (1-based) for inputs of `in_shape` (without N), parameters drawn from rng."""
+def _build(layer, index: int, in_shape: tuple, rng, seed: int, number: int = None) -> Layer:
+    """The layer `index` (1-based) for inputs of `in_shape` (without N; ids: (..., V)), parameters drawn
+    from rng; `number` its place in walk order (dropout's seed·1000 + number)."""
     from manual import layers as ML
+    from manual import stack as MS
     from manual.activations import ACTIVATIONS
     from reference import layers as RL
+    from reference import stack as RS
 
     kind = layer[0] if isinstance(layer, (tuple, list)) and layer else layer
     args = tuple(layer[1:])
     name = _layer_name(layer)
+    number = index - 1 if number is None else number
     if kind == "dense":
-        (D,), M = in_shape[-1:], args[0]
-        if len(in_shape) != 1:
-            raise ValueError(f"layer {index} (dense) needs rows (N, D), got inputs of shape (N, *{in_shape}): "
-                             "put a flatten first")
+        D, M = in_shape[-1], args[0]
         params = (rng.standard_normal((D, M)) * np.sqrt(2.0 / D), rng.normal(0, 0.1, M))
-        return Layer(index, name, ML.dense_forward, ML.dense_backward, RL.dense, params, ("W", "b"),
+        return Layer(index, name, lambda x, W, b: MS.on_rows(ML.dense_forward, x, W, b),
+                     lambda d, c: MS.rows_backward(ML.dense_backward, d, c),
+                     lambda x, W, b: RS.rows(RL.dense, x, W, b), params, ("W", "b"),
                      ML.dense_forward, ML.dense_backward)
     if kind in ("batchnorm", "layernorm"):
-        D = in_shape[-1]
+        D = in_shape[0] if len(in_shape) == 3 else in_shape[-1]  # images: per channel
         params = (1.0 + rng.normal(0, 0.1, D), rng.normal(0, 0.1, D))
-        return Layer(index, name, getattr(ML, f"{kind}_forward"), getattr(ML, f"{kind}_backward"),
-                     getattr(RL, kind), params, ("γ", "β"), getattr(ML, f"{kind}_forward"),
-                     getattr(ML, f"{kind}_backward"))
+        fwd, bwd, twin = getattr(ML, f"{kind}_forward"), getattr(ML, f"{kind}_backward"), getattr(RL, kind)
+        return Layer(index, name, lambda x, g, b: MS.on_rows(fwd, x, g, b),
+                     lambda d, c: MS.rows_backward(bwd, d, c), lambda x, g, b: RS.rows(twin, x, g, b), params,
+                     ("γ", "β"), fwd, bwd)
     if kind == "dropout":
-        p, s = args[0], seed * 1000 + (index - 1)  # manual.stack's seed for layer l (0-based)
+        p, s = args[0], seed * 1000 + number  # manual.stack's seed for the layer numbered `number`
         return Layer(index, name, lambda x: ML.dropout_forward(x, p, s), ML.dropout_backward,
                      lambda x: RL.dropout(x, p, s), (), (), ML.dropout_forward, ML.dropout_backward)
     if kind == "embedding":
-        V, D = in_shape[1], args[0]
+        V, D = in_shape[-1], args[0]
         return Layer(index, name, ML.embedding_forward, ML.embedding_backward, RL.embedding,
                      (rng.standard_normal((V, D)),), ("E",), ML.embedding_forward, ML.embedding_backward, True)
     if kind == "conv":
@@ -170,6 +168,9 @@ def _build(layer, index: int, in_shape: tuple, rng, seed: int) -> Layer:
     if kind == "flatten":
         return Layer(index, name, ML.flatten_forward, ML.flatten_backward, RL.flatten, (), (),
                      ML.flatten_forward, ML.flatten_backward)
+    if kind == "res":
+        raise ValueError(f"layer {index} (res): explain --stack does not show residual blocks yet; "
+                         "`dualgrad verify --stack` checks them")
     if kind in ACTIVATIONS and not args:
         fwd, bwd = ML.activations._pair(kind)
         return Layer(index, name, fwd, bwd, lambda x: RL.activation(kind, x), (), (), fwd, bwd)
@@ -177,15 +178,9 @@ def _build(layer, index: int, in_shape: tuple, rng, seed: int) -> Layer:
     from reference.layers import registered as user_twins
 
     if kind in user_layers.LAYERS and kind in user_twins.LAYERS:
-        if len(in_shape) != 1:
-            raise ValueError(f"layer {index} ({kind}, registered) needs rows (N, D), got inputs of shape "
-                             f"(N, *{in_shape}): put a flatten first")
-        from manual.stack import _init_registered
-
         user, hyper = user_layers.LAYERS[kind], user_layers.hyper_of(kind, args)
-        shapes = user_layers.shapes_of(kind, in_shape[0], args)
-        user_layers.width_of(kind, in_shape[0], args)
-        params = _init_registered(kind, shapes, rng)
+        shapes = user_layers.shapes_of(kind, in_shape[-1], args)
+        params = MS._init_registered(kind, shapes, rng)
         twin = user_twins.LAYERS[kind][0]
         return Layer(index, name, lambda x, *p: user.forward(x, *p, **hyper), user.backward,
                      lambda x, *p: twin(x, *p, **hyper), params, user_layers.names_of(kind, len(shapes)),
@@ -193,10 +188,10 @@ def _build(layer, index: int, in_shape: tuple, rng, seed: int) -> Layer:
     raise ValueError(f"layer {index}: unknown layer {name!r}")
 
 
-def _random_input(stack: Stack, N: int, rng):
-    if stack.input and stack.input[0] == "ids":
-        return rng.integers(0, stack.input[1], N)
-    return rng.standard_normal((N,) + tuple(stack.input))
+def _random_input(stack, N: int, rng):
+    if stack.ids:
+        return rng.integers(0, stack.vocabulary, (N,) + stack.input_shape)
+    return rng.standard_normal((N,) + stack.input_shape)
 
 
 def _random_targets(loss: str, logits_shape: tuple, rng):
@@ -230,14 +225,14 @@ def derive_stack(stack, batch: int = 4, seed: int = 0) -> StackDerivation:
     x = _random_input(stack, batch, rng)
     # forward by hand, building each layer for the shape it receives
     layers, xs, caches, a = [], [], [], x
-    shape = tuple(stack.input)
-    for i, spec in enumerate(stack.layers, start=1):
-        layer = _build(spec, i, shape, rng, seed)
+    numbers_ = [int(where) - 1 for where, *_ in enumerate_walk(stack)]
+    for i, (spec, shape) in enumerate(zip(stack.layers, stack.in_shapes()), start=1):
+        layer = _build(spec, i, shape, rng, seed, numbers_[i - 1])
         out, cache = layer.forward(a, *layer.params)
         layers.append(layer)
         xs.append(a)
         caches.append(cache)
-        a, shape = out, tuple(np.shape(out)[1:])
+        a = out
     logits = a
     if stack.loss == "binary_cross_entropy" and np.shape(logits)[1:] != (1,):
         raise ValueError(f"binary_cross_entropy needs logits (N, 1), the stack gives {np.shape(logits)}")
@@ -297,6 +292,11 @@ def derive_stack(stack, batch: int = 4, seed: int = 0) -> StackDerivation:
                            table)
 
 
+def enumerate_walk(stack):
+    """(walk number + 1, layer) of each top-level layer (its place in `StackSpec.walk` order)."""
+    return [(str(n + 1), layer) for n, (where, layer, *_) in enumerate(stack.walk()) if "." not in where]
+
+
 def _leaf(name, manual, ref, scale) -> Leaf:
     manual = np.asarray(manual, np.float64)
     e = leaf_error(name, manual, np.asarray(ref, np.float64), scale=scale)
@@ -306,11 +306,12 @@ def _leaf(name, manual, ref, scale) -> Leaf:
 # ---- the text ---------------------------------------------------------------------------------
 
 
-def _title(stack: Stack, N: int) -> str:
-    if stack.input[0] == "ids":
-        first = f"ids (N,) < {stack.input[1]}"
+def _title(stack, N: int) -> str:
+    if stack.ids:
+        first = f"ids {_shape(('N',) + stack.input_shape)} < {stack.vocabulary}"
     else:
-        first = "x " + str(tuple(stack.input)).replace(",)", ")") if len(stack.input) > 1 else f"x {stack.input[0]}"
+        shape = stack.input_shape
+        first = f"x {shape[0]}" if len(shape) == 1 else "x " + str(tuple(shape))
     return " → ".join([first] + [_layer_name(layer) for layer in stack.layers] + [stack.loss]) + f", batch N = {N}"
 
 
@@ -432,64 +433,35 @@ def explain_stack(stack, batch: int = 4, seed: int = 0, values: bool = False) ->
 # ---- the command line's --stack text -----------------------------------------------------------
 
 
-def parse_layers(text: str, image: bool) -> Tuple[tuple, ...]:
-    """'dense:16 batchnorm tanh dropout:0.1 dense:3' or 'conv:4:3:1:1 relu maxpool:2 flatten dense:3'
-    -> layer tuples. conv:F:k[:stride[:padding]] (stride 1, padding 0), maxpool/avgpool:size[:stride]
-    (stride = size). Raises ValueError naming the token."""
-    from manual.layers import registered as user_layers
+def parse_layers(text: str, image: bool = None) -> Tuple[tuple, ...]:
+    """The text form, parsed by `manual.stack_spec.parse_layers` (the one parser); `image=False`
+    refuses image layers with the command line's hint."""
+    from manual.stack_spec import IMAGE_KINDS, parse_layers as parse
 
-    layers = []
-    tokens = text.replace(",", " ").split()
-    if not tokens:
-        raise ValueError("--stack needs at least one layer, e.g. 'dense:16 relu dense:3'")
-    for token in tokens:
-        kind, *raw = token.split(":")
-        try:
-            args = [float(v) if kind == "dropout" else _number(v) if kind in user_layers.LAYERS else int(v)
-                    for v in raw]
-        except ValueError:
-            raise ValueError(f"--stack {token!r}: the values after ':' must be numbers") from None
-        if kind == "conv":
-            if not 2 <= len(args) <= 4:
-                raise ValueError(f"--stack {token!r}: write conv:F:k[:stride[:padding]]")
-            args += [1, 0][len(args) - 2:]
-            if min(args[:3]) < 1 or args[3] < 0:
-                raise ValueError(f"--stack {token!r}: F, k and stride must be >= 1, padding >= 0")
-        elif kind in ("maxpool", "avgpool"):
-            if not 1 <= len(args) <= 2 or min(args) < 1:
-                raise ValueError(f"--stack {token!r}: write {kind}:size[:stride], both >= 1")
-            args += args[:1] if len(args) == 1 else []
-        if kind in ("conv", "maxpool", "avgpool", "flatten") and not image:
-            raise ValueError(f"--stack {token!r}: {kind} needs images: give --input C H W")
-        layers.append((kind, *args))
-    return tuple(layers)
+    layers = parse(text)
+    if image is False:
+        for layer in _all_layers(layers):
+            if layer[0] in IMAGE_KINDS + ("flatten",):
+                raise ValueError(f"--stack {':'.join(map(str, layer))!r}: {layer[0]} needs images: give --input C H W")
+    return layers
 
 
-def _number(text: str):
-    """'3' -> 3, '0.5' -> 0.5 (a registered layer's hyperparameter)."""
-    try:
-        return int(text)
-    except ValueError:
-        return float(text)
+def _all_layers(layers):
+    for layer in layers:
+        yield layer
+        if layer[0] == "res":
+            yield from _all_layers(layer[1])
 
 
 def stack_from_arguments(layers_text: str, input_dims, loss: Optional[str]):
-    """A StackSpec (--input D) or a Stack over images (--input C H W) from the command line's values."""
+    """The StackSpec of the command line's --stack TEXT --input D | C H W [--loss]."""
     from manual.stack_spec import StackSpec
 
     dims = list(input_dims or [])
     if len(dims) not in (1, 3) or min(dims) < 1:
         raise ValueError(f"--input needs D (features, or the vocabulary for an embedding) or C H W (an image), "
                          f"positive, got {' '.join(map(str, dims)) or 'nothing'}")
-    image = len(dims) == 3
-    layers = parse_layers(layers_text, image)
-    if image:
-        if loss is None:
-            loss = "cross_entropy"
-        if loss not in LOSSES:
-            raise ValueError(f"unknown loss {loss!r}; valid: {', '.join(LOSSES)}")
-        return Stack(tuple(dims), layers, loss)
-    if loss is None:
-        last = next((layer[1] for layer in reversed(layers) if layer[0] in ("dense", "embedding")), dims[0])
-        loss = "cross_entropy" if last >= 2 else "binary_cross_entropy"
-    return StackSpec(dims[0], layers, loss)
+    layers = parse_layers(layers_text, len(dims) == 3)
+    if loss is not None and loss not in LOSSES:
+        raise ValueError(f"unknown loss {loss!r}; valid: {', '.join(LOSSES)}")
+    return StackSpec.parse(layers_text, dims[0] if len(dims) == 1 else tuple(dims), loss) if layers else None
