@@ -1,8 +1,12 @@
-"""Stacks of layers (issue 12): random stacks, every gradient of every layer against jax.grad of the
-rebuilt JAX stack, shrunk to the smallest failing stack; and a stack trained on spirals.
+"""Stacks of layers (issues 12, 21): random networks of the one description (rows, ids, sequences,
+images; dense, activations, norms, dropout, embedding, conv, pools, residual blocks), every gradient
+of every layer against the reference, shrunk to the smallest failing stack; the text form; and a
+stack trained on spirals.
 
-JAX runs eagerly here (one stack structure per example would mean one compile per example);
-each primitive is compiled once per shape and widths and batches come from small sets.
+The main property runs the bucketed reference (`reference.bucketed_stack`: one compiled program per
+kind of layer and bucket, so ci checks 1,000 random networks); `reference.stack` (jax.grad of the
+whole stack, eager) checks the bucketed one on fewer examples, and the rows-only strategy below
+keeps the eager comparison of issue 12.
 """
 
 from __future__ import annotations
@@ -14,13 +18,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from dualgrad.engine import stack_property as P
 from dualgrad.engine.compare import leaf_error
+from manual import layers as M
 from manual import stack as S
 from manual.stack_spec import PARAM_NAMES, StackSpec
+from reference import bucketed_stack as RB
 from reference import stack as RS
 
 PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "dev")
-STACK_EXAMPLES = {"ci": 30, "thorough": 2000}.get(PROFILE, 20)  # eager JAX: ~0.3-1 s per example on a loaded machine (the suite's longest test at 60)
+STACK_EXAMPLES = {"ci": 1000, "thorough": 20000}.get(PROFILE, 100)  # bucketed: ~20 s for 1,000 on a loaded 2-core machine
+EAGER_EXAMPLES = {"ci": 20, "thorough": 500}.get(PROFILE, 8)  # eager JAX: ~0.5-2 s per example
 WIDTHS = st.sampled_from([1, 2, 3, 4])
 BODY = st.one_of(WIDTHS.map(lambda w: ("dense", w)), st.sampled_from([("batchnorm",), ("layernorm",), ("relu",),
                  ("tanh",), ("gelu",), ("sigmoid",)]), st.sampled_from([0.0, 0.5, 0.9]).map(lambda p: ("dropout", p)))
@@ -56,10 +64,88 @@ def stack_gradients_match(case):
             assert err.passed, f"{spec}: {err.name} at {err.worst_index}: manual {err.manual_value!r}, reference {err.ref_value!r}"
 
 
-@settings(max_examples=STACK_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=EAGER_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 @given(stack_cases())
 def test_random_stacks_match_jax(case):
     stack_gradients_match(case)
+
+
+@settings(max_examples=STACK_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+@given(P.stack_cases())
+def test_random_networks_of_every_layer_match_jax(case):
+    """The one description's random networks (conv, pools, norms, dropout, embeddings, residual
+    blocks, on rows, ids, sequences and images): loss and every gradient, manual against reference."""
+    P.stack_gradients_match(case)
+
+
+@settings(max_examples=EAGER_EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
+@given(P.stack_cases(max_body=3))
+def test_the_bucketed_reference_is_jax_grad_of_the_whole_stack(case):
+    """reference.bucketed_stack (per-layer programs on padded buckets) equals reference.stack (jax.grad of
+    the whole composed loss), leaf by leaf, to rounding."""
+    spec, params, x, y, seed = case
+    loss_b, grads_b = RB.loss_and_grads(spec, params, x, y, seed)
+    loss_w, grads_w = RS.loss_and_grads(spec, params, x, y, seed)
+    assert abs(loss_b - loss_w) <= 1e-12 * max(1.0, abs(loss_w))
+    for (name, a), (_, b) in zip(P.named_leaves(spec, grads_b), P.named_leaves(spec, grads_w)):
+        assert np.shape(a) == np.shape(b) and np.allclose(a, b, rtol=1e-10, atol=1e-12), (spec.text(), name)
+
+
+@pytest.mark.parametrize("kind, bug", [
+    ("maxpool", lambda dout, cache: (0.5 * M.maxpool2d_backward(dout, cache)[0],)),
+    ("layernorm", lambda dout, cache: (lambda dx, dg, db: (dx, dg, 2 * db))(*M.layernorm_backward(dout, cache))),
+])
+def test_a_wrong_layer_among_every_layer_is_caught_and_named(monkeypatch, kind, bug):
+    """A wrong backward inside random networks: found within 300 examples, named by its position and kind."""
+    from hypothesis import find
+
+    monkeypatch.setitem(S._BACKWARD, kind, bug)
+
+    def fails(case):
+        try:
+            P.stack_gradients_match(case)
+        except AssertionError as err:
+            fails.message = str(err)
+            return True
+        return False
+
+    case = find(P.stack_cases(), fails, settings=settings(max_examples=300, database=None, derandomize=True,
+                                                           deadline=None, suppress_health_check=list(HealthCheck)))
+    assert any(layer[0] == kind for _, layer, *_ in case[0].walk()), fails.message
+    assert "loss" in fails.message or "layer " in fails.message, fails.message
+
+
+def test_the_text_form_round_trips_and_names_bad_tokens():
+    spec = StackSpec.parse("conv:2:3:1:1 batchnorm relu res( conv:2:3:1:1 layernorm relu ) maxpool:2 flatten dense:3",
+                           (1, 6, 6))
+    assert spec.layers[3] == ("res", (("conv", 2, 3, 1, 1), ("layernorm",), ("relu",)))
+    assert StackSpec.parse(spec.text(), (1, 6, 6)) == spec
+    assert [w for w, *_ in spec.walk()] == ["1", "2", "3", "4", "4.1", "4.2", "4.3", "5", "6", "7"]
+    assert spec.param_shapes()[1] == ((2,), (2,))  # batchnorm on images: per channel
+    assert spec.param_shapes()[3] == (((2, 2, 3, 3), (2,)), ((2,), (2,)), ())
+    for text, words in [("res( dense:2", "never closed"), ("dense:2 )", "without"), ("res dense:2", r"res\("),
+                        ("res( ) dense:2", "at least one"), ("dense:2 res( dense:3 ) dense:2", "keep the shape"),
+                        ("conv:2:3 dense:2", "needs images"), ("dense:x", "numbers")]:
+        with pytest.raises(ValueError, match=words):
+            StackSpec.parse(text, 4)
+    seq = StackSpec.parse("embedding:3 layernorm res( dense:3 tanh ) flatten dense:2", (4, 5))
+    assert seq.ids and seq.input_shape == (4,) and seq.vocabulary == 5 and seq.shapes()[-2] == (12,)
+
+
+def test_an_mlp_stack_is_the_network_spec_of_the_fast_path():
+    spec = StackSpec.parse("dense:8 relu dense:8 tanh dense:3", 4)
+    assert spec.is_mlp()
+    net = spec.as_network_spec()
+    assert net.sizes == (4, 8, 8, 3) and net.hidden == ("relu", "tanh")
+    assert not StackSpec.parse("dense:8 batchnorm relu dense:3", 4).is_mlp()
+
+
+def test_conv_stack_and_cnn_spec_are_the_one_description():
+    from dualgrad.engine.conv_stacks import EXAMPLE
+    from manual import cnn
+
+    assert EXAMPLE.spec().text() == "conv:4:3:1:1 relu maxpool:2:2 conv:3:2:1:0 relu flatten dense:3"
+    assert cnn.CNNSpec().stack().text() == "conv:8:3:1:1 relu maxpool:9:9 flatten dense:4"
 
 
 @pytest.mark.slow  # ~100 s: every shrinking step runs eager JAX on a new stack

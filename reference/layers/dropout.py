@@ -27,4 +27,9 @@ def dropout(x, p, seed):
     checks.float_array(x, "x")
     checks.probability(p)
     checks.seed(seed)
-    return jnp.where(dropout_mask(x.shape, p, seed), x / (1.0 - p), 0.0)
+    return masked(x, dropout_mask(x.shape, p, seed), p)
+
+
+def masked(x, keep, p):
+    """x ⊙ m / (1 − p) for a given bool mask m (`keep`, x's shape)."""
+    return jnp.where(keep, x / (1.0 - p), 0.0)
