@@ -131,6 +131,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .verify_impl import add_arguments as _impl_arguments
 
     _impl_arguments(verify)
+    from .verify_stack import add_arguments as _stack_arguments
+
+    _stack_arguments(verify)
     verify.set_defaults(run=_verify)
 
     explain = sub.add_parser("explain", help="the derivation of one network, step by step",
@@ -198,6 +201,12 @@ def _verify(args) -> int:
     _nonnegative(args.l2, "--l2")
     if args.seed < 0:
         raise CliError(f"--seed must be a non-negative int, got {args.seed}")
+    if args.stack is not None:
+        from .verify_stack import run as run_stack
+
+        return run_stack(args)
+    if args.input is not None:
+        raise CliError("--input is for --stack")
     _verify_impl_flags(args)
     if args.impl is not None:
         from .verify_impl import run as run_impl

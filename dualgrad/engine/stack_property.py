@@ -32,11 +32,16 @@ WIDTHS = (1, 2, 3, 4)
 LOSSES = ("cross_entropy", "mse", "hinge", "binary_cross_entropy")
 
 
+NORMS = ("batchnorm", "layernorm")
+
+
 @st.composite
-def _row_layer(draw, width, in_res=False):
-    """A layer on rows or sequences of `width` features (a dense may change it)."""
-    kind = draw(st.sampled_from(["dense", "act", "act", "batchnorm", "layernorm", "dropout"]
-                                + ([] if in_res else ["res"])))
+def _row_layer(draw, width, in_res=False, after=None):
+    """A layer on rows or sequences of `width` features (a dense may change it). No norm right after a
+    norm, no layernorm of one feature: both give constant columns, whose next normalisation divides
+    rounding noise by √ε (three in a row: 3e-8 against 0), degenerate cases outside any tolerance."""
+    norms = [] if after in NORMS else ["batchnorm"] + (["layernorm"] if width >= 2 else [])
+    kind = draw(st.sampled_from(["dense", "act", "act", "dropout"] + norms + ([] if in_res else ["res"])))
     if kind == "dense":
         return ("dense", draw(st.sampled_from(WIDTHS)))
     if kind == "act":
@@ -46,7 +51,7 @@ def _row_layer(draw, width, in_res=False):
     if kind == "res":
         inner, w = [], width
         for _ in range(draw(st.integers(1, 3))):
-            layer = draw(_row_layer(w, in_res=True))
+            layer = draw(_row_layer(w, in_res=True, after=inner[-1][0] if inner else after))
             inner.append(layer)
             w = layer[1] if layer[0] == "dense" else w
         if w != width:
@@ -56,10 +61,11 @@ def _row_layer(draw, width, in_res=False):
 
 
 @st.composite
-def _image_layer(draw, shape, in_res=False):
-    """A layer on images of `shape` (C, H, W) that fits it."""
+def _image_layer(draw, shape, in_res=False, after=None):
+    """A layer on images of `shape` (C, H, W) that fits it (norms as in `_row_layer`)."""
     C, H, W = shape
-    kinds = ["conv", "conv", "act", "pool", "batchnorm", "layernorm", "dropout"] + ([] if in_res else ["res"])
+    norms = [] if after in NORMS else ["batchnorm"] + (["layernorm"] if C >= 2 else [])
+    kinds = ["conv", "conv", "act", "pool", "dropout"] + norms + ([] if in_res else ["res"])
     kind = draw(st.sampled_from(kinds))
     if kind == "conv":
         if in_res:  # keeps the shape: F = C, stride 1, 'same' padding
@@ -78,7 +84,10 @@ def _image_layer(draw, shape, in_res=False):
     if kind == "dropout":
         return ("dropout", draw(st.sampled_from([0.0, 0.5])))
     if kind == "res":
-        return ("res", tuple(draw(_image_layer(shape, in_res=True)) for _ in range(draw(st.integers(1, 2)))))
+        inner = []
+        for _ in range(draw(st.integers(1, 2))):
+            inner.append(draw(_image_layer(shape, in_res=True, after=inner[-1][0] if inner else after)))
+        return ("res", tuple(inner))
     return (kind,)
 
 
@@ -101,7 +110,7 @@ def stack_specs(draw, max_body=4):
         shape = (draw(st.integers(1, 3)), draw(st.integers(3, 8)), draw(st.integers(3, 8)))
         n_in = shape
         for _ in range(draw(st.integers(1, max_body))):
-            layer = draw(_image_layer(shape))
+            layer = draw(_image_layer(shape, after=layers[-1][0] if layers else None))
             layers.append(layer)
             shape = _image_after(layer, shape)
         layers.append(("flatten",))
@@ -118,7 +127,7 @@ def stack_specs(draw, max_body=4):
             n_in, seq = (V if T is None else (T, V)), T is not None
             layers.append(("embedding", width))
         for _ in range(draw(st.integers(0, max_body))):
-            layer = draw(_row_layer(width))
+            layer = draw(_row_layer(width, after=layers[-1][0] if layers else None))
             layers.append(layer)
             width = layer[1] if layer[0] == "dense" else width
         if seq:

@@ -272,7 +272,7 @@ class _Failure(AssertionError):
 def check_implementation(fn, *, examples: int = 200, seed: int = 0, sizes=None, hidden=None, loss=None,
                          max_layers: int = 3, max_width: int = 8, max_batch: int = 16, l2=0.0,
                          scale: Tuple[float, float] = DEFAULT_SCALE, loss_rtol: float = LOSS_RTOL,
-                         **conventions) -> CheckResult:
+                         stack=None, input=None, **conventions) -> CheckResult:
     """Check `fn(params, X, y) -> (loss, grads[, output])` against jax.grad on random networks.
 
     Draws `examples` networks (hypothesis, seeded: the same cases for the same seed), each
@@ -297,6 +297,10 @@ def check_implementation(fn, *, examples: int = 200, seed: int = 0, sizes=None, 
                (z exactly 0, on relu's kink) and some inputs exactly 0.
     loss_rtol  tolerance of the loss comparison, relative to max(1, |L|)
     conventions  layout, bias, reduction, mse, head, kink, targets (`dualgrad.conventions`)
+    stack, input  a whole network of layers instead of an MLP: a `StackSpec` or its text form
+               ('conv:2:3:1:1 relu maxpool:2 flatten dense:3') with `input`, one example's shape;
+               see `dualgrad.engine.stack_check` (examples, seed, loss, loss_rtol, max_batch and
+               layout apply)
 
     Returns a `CheckResult`: passed, examples (how many ran), counterexample (the shrunk
     (spec, params, X, y), params in your layout, y as your fn received it), message (first
@@ -312,6 +316,11 @@ def check_implementation(fn, *, examples: int = 200, seed: int = 0, sizes=None, 
 
     from .properties import near_a_kink, within_rounding
 
+    if stack is not None or input is not None:
+        from .stack_check import check_stack_implementation
+
+        return check_stack_implementation(fn, stack, input=input, loss=loss, examples=examples, seed=seed,
+                                          loss_rtol=loss_rtol, max_batch=min(max_batch, 4), **conventions)
     conv = Conventions.from_kwargs("check_implementation", **conventions)
     takes_spec = implementation.check_callable(fn, "check_implementation")
     _check_count(examples, "examples")
