@@ -40,8 +40,13 @@ declare -A TESTS=(
   [activations]="tests/test_activations.py tests/test_gradients.py tests/test_contracts_registry.py"
   [optimizers]="tests/test_optimizers.py tests/test_contracts_state.py"
   [inplace_losses]="tests/test_train_step.py tests/test_contracts_inplace.py"
-  [embedding]="tests/test_contracts_dtype.py tests/test_layers.py tests/test_stacks.py"
-  [dropout]="tests/test_contracts_dtype.py tests/test_contracts_eval.py tests/test_layers.py tests/test_stacks.py"
+  # the layers: the tests that call them (node ids; a whole tests/test_layers.py + test_stacks.py takes
+  # over a minute per mutant on the shared machine)
+  [embedding]="tests/test_contracts_dtype.py tests/test_layers.py::test_layer_matches_jax[embedding]
+               tests/test_layers.py::test_layer_matches_jax[embedding_2d] tests/test_layers.py::test_repeated_ids_accumulate
+               tests/test_layers.py::test_check_layer_hyperparameters_ids_and_valid"
+  [dropout]="tests/test_contracts_dtype.py tests/test_contracts_eval.py tests/test_layers.py::test_layer_matches_jax[dropout]
+             tests/test_layers.py::test_dropout_p_zero_is_the_identity_and_the_mask_comes_from_the_seed"
 )
 declare -A PATHS=([embedding]="manual/layers/embedding.py" [dropout]="manual/layers/dropout.py")  # else manual/<m>.py
 ORDER=(initializers losses activations optimizers inplace_losses embedding dropout)
@@ -59,7 +64,7 @@ for m in "${MODULES[@]}"; do
   [ -n "${TESTS[$m]:-}" ] || { echo "tools/mutation.sh: error: unknown module $m (known: ${ORDER[*]})" >&2; exit 2; }
   path="${PATHS[$m]:-manual/$m.py}"
   tests=""
-  for t in ${TESTS[$m]}; do [ -e "$t" ] && tests="$tests $t"; done  # contract tests may not exist yet
+  for t in ${TESTS[$m]}; do [ -e "${t%%::*}" ] && tests="$tests $t"; done  # contract tests may not exist yet
   cat > "$OUT/$m.toml" <<TOML
 [cosmic-ray]
 module-path = "$path"
