@@ -42,7 +42,7 @@ declare -A TESTS=(
   [inplace_losses]="tests/test_train_step.py tests/test_contracts_inplace.py"
   # the layers: the tests that call them (node ids; a whole tests/test_layers.py + test_stacks.py takes
   # over a minute per mutant on the shared machine)
-  [embedding]="tests/test_contracts_dtype.py tests/test_layers.py::test_layer_matches_jax[embedding]
+  [embedding]="tests/test_contracts_dtype.py tests/test_contracts_embedding.py tests/test_layers.py::test_layer_matches_jax[embedding]
                tests/test_layers.py::test_layer_matches_jax[embedding_2d] tests/test_layers.py::test_repeated_ids_accumulate
                tests/test_layers.py::test_check_layer_hyperparameters_ids_and_valid"
   [dropout]="tests/test_contracts_dtype.py tests/test_contracts_eval.py tests/test_layers.py::test_layer_matches_jax[dropout]
