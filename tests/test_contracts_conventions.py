@@ -1,4 +1,4 @@
-"""Two conventions of a user's backprop (dualgrad/conventions.py), stated as contracts.
+"""Two conventions of a user's backprop (dualgrad/engine/conventions.py), stated as contracts.
 
 kink="either":
     at a unit whose pre-activation is exactly 0, either one-sided derivative is accepted
@@ -27,8 +27,8 @@ import pytest
 
 from article_impl import ArticleNet
 from dualgrad import ImplementationError, check_gradients, check_implementation
-from dualgrad.conventions import Conventions
-from dualgrad.registry import registered_activation
+from dualgrad.engine.conventions import Conventions
+from dualgrad.engine.registry import registered_activation
 from manual.spec import NetworkSpec
 
 # ---------------------------------------------------------------- kink="either"
