@@ -40,7 +40,7 @@ declare -A TESTS=(
   [activations]="tests/test_activations.py tests/test_gradients.py tests/test_contracts_registry.py"
   [optimizers]="tests/test_optimizers.py tests/test_contracts_state.py"
   [inplace_losses]="tests/test_train_step.py tests/test_contracts_inplace.py"
-  [persistence]="tests/test_contracts_persistence.py tests/test_persistence.py tests/test_persistence_faults.py"
+  [persistence]="tests/test_contracts_persistence.py tests/test_contracts_load.py tests/test_persistence.py tests/test_persistence_faults.py"
   # the layers: the tests that call them (node ids; a whole tests/test_layers.py + test_stacks.py takes
   # over a minute per mutant on the shared machine)
   [embedding]="tests/test_contracts_dtype.py tests/test_contracts_embedding.py tests/test_layers.py::test_layer_matches_jax[embedding]
