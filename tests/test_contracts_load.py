@@ -170,3 +170,28 @@ def test_a_replaced_file_keeps_every_bit_of_its_mode(tmp_path):
     os.chmod(path, 0o751)
     model.save(path)
     assert os.stat(path).st_mode & 0o777 == 0o751
+
+
+def test_data_meta_that_is_not_json_is_refused_before_any_file_is_written(tmp_path):
+    X, y = data()
+    model = MLP([2, 4, 2], epochs=1).fit(X, y)
+    for meta in ({"scaler": object()}, {"mean": float("nan"), "bad": {1, 2}}):
+        with pytest.raises(ValueError, match="data's meta must be JSON values"):
+            persistence.save(model, tmp_path / "m.npz", data=(meta, {}))
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_failed_save_reports_its_own_error_even_if_the_temporary_file_is_gone(tmp_path, monkeypatch):
+    """The clean-up after a failed write must not replace the write's error with its own."""
+    X, y = data()
+    model = MLP([2, 4, 2], epochs=1).fit(X, y)
+
+    def write_then_lose_the_file(f, arrays):
+        for name in os.listdir(tmp_path):  # the temporary file vanishes (another process's clean-up)
+            os.unlink(tmp_path / name)
+        raise OSError("disk full")
+
+    monkeypatch.setattr(persistence, "_write", write_then_lose_the_file)
+    with pytest.raises(OSError, match="disk full"):
+        model.save(tmp_path / "m.npz")
+    assert os.listdir(tmp_path) == []
