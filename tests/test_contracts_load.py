@@ -63,6 +63,7 @@ CASES = [  # (what, changes (arrays, W) -> {name: new entry}, match)
     ("format tag sorting before ours", lambda a: dict(format=np.array("a.Model")), "format tag"),
     ("format tag as bytes", lambda a: dict(format=np.array(b"dualgrad.MLP")), "'format' must be"),
     ("format tag as an int", lambda a: dict(format=np.array(7)), "'format' must be"),
+    ("format tag as a 1-D array", lambda a: dict(format=np.array(["dualgrad.MLP"])), "'format' must be"),
     ("version 0", lambda a: dict(version=np.array(0)), "format version 0"),
     ("version as a float", lambda a: dict(version=np.array(1.0)), "'version' must be"),
     ("version as a bool", lambda a: dict(version=np.array(True)), "'version' must be"),
@@ -83,6 +84,8 @@ CASES = [  # (what, changes (arrays, W) -> {name: new entry}, match)
     ("a 2-D loss history", lambda a: dict(loss_history=a["loss_history"][:, None]), "loss_history must be 1-D"),
     ("a 0-d loss history", lambda a: dict(loss_history=np.array(1.0)), "loss_history must be 1-D"),
     ("a float32 loss history", lambda a: dict(loss_history=a["loss_history"].astype(np.float32)),
+     "loss_history must be 1-D float64"),
+    ("a complex loss history", lambda a: dict(loss_history=a["loss_history"].astype(np.complex128)),
      "loss_history must be 1-D float64"),
     ("an int validation history", lambda a: dict(validation_history=np.array([1, 2, 3])),
      "validation_history must be 1-D float64"),
@@ -144,12 +147,13 @@ def test_a_model_saved_before_any_training_loads_and_trains_as_the_original(tmp_
 
 
 @pytest.mark.parametrize("spec_change", [
-    dict(sizes=[2, 7, 2]),  # another hidden width than hidden_sizes says
+    dict(sizes=[2, 7, 2]),  # another hidden width than hidden_sizes says: wider
+    dict(sizes=[2, 5, 2]),  # narrower
     dict(sizes=[2, 6, 6, 2], hidden=["relu", "relu"]),  # another depth
     dict(l2=0.0),  # a smaller l2 than the settings'
     dict(l2=0.5),  # a larger one
     dict(loss="binary_cross_entropy", sizes=[2, 6, 1]),  # another loss than the settings'
-], ids=["width", "depth", "smaller l2", "larger l2", "loss"])
+], ids=["wider", "narrower", "depth", "smaller l2", "larger l2", "loss"])
 def test_a_hidden_sizes_model_refuses_a_spec_that_disagrees_with_its_settings(tmp_path, spec_change):
     path = tmp_path / "hs.npz"
     X, y = data()
