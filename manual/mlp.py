@@ -474,7 +474,7 @@ class MLP:
             if wb is not None and not wb.sum() > 0:
                 continue  # a batch of weight 0 carries no loss: no step
             try:
-                value, self._state = self._step(self._params, self._state, Xb, Yb, wb)
+                value, self._state = self._step(self._params, self._state, Xb, Yb, *(() if wb is None else (wb,)))
             except NonFiniteError as err:
                 self._roll_back(start, batches[:j], X, Y, w)
                 raise NonFiniteError(
@@ -517,7 +517,7 @@ class MLP:
                 continue
             before = (_copy_params(self._params), _copy_state(self._state))
             try:
-                _, self._state = self._step(self._params, self._state, X[rows], Y[rows], wb)
+                _, self._state = self._step(self._params, self._state, X[rows], Y[rows], *(() if wb is None else (wb,)))
             except NonFiniteError:
                 break
             if not _finite(self._params):
