@@ -1,6 +1,6 @@
 """manual/second_order.py and the weighted loss against autodiff, and the identities of the math.
 
-The properties live in dualgrad/second_order_properties.py (a user's own functions can be run
+The properties live in dualgrad/engine/second_order_properties.py (a user's own functions can be run
 through them); the reference side is `reference.bucketed_second_order`, one compiled program per
 bucket (every case here fits the bucket (5, 32, 64)), proven equal to the plain twins in
 reference/second_order.py by `test_bucketed_equals_plain_twins` below. HYPOTHESIS_PROFILE=ci
@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 
 import manual
 import reference
-from dualgrad import second_order_properties as P
-from dualgrad.compare import assert_close, assert_grads_close
+from dualgrad.engine import second_order_properties as P
+from dualgrad.engine.compare import assert_close, assert_grads_close
 from manual import activations as A
 from manual import losses as Ls
 from manual.spec import NetworkSpec
@@ -118,7 +118,7 @@ def tabled_cases(draw):
     n = 6
     params = [(W * 1.5, rng.standard_normal(b.shape) * 0.5) for W, b in manual.init_params(spec, seed=int(rng.integers(99)))]
     X = rng.standard_normal((n, sizes[0]))
-    from dualgrad.check import random_labels
+    from dualgrad.engine.cases import random_labels
 
     w = rng.integers(0, 3, n).astype(float)
     w[0] = 1.0

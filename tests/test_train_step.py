@@ -24,8 +24,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import manual
-from dualgrad.compare import assert_trees_close
-from dualgrad.strategies import batches, parameters, specs
+from dualgrad.engine.compare import assert_trees_close
+from dualgrad.engine.strategies import batches, parameters, specs
 from manual import activations as A
 from manual import inplace_activations as IA
 from manual import optimizers as mo

@@ -10,12 +10,12 @@ properties with the same conventions:
     hessian_vector_product(spec, params, X, y, V) / gauss_newton_vector_product(...) -> [(dW, db), ...]
 
 Against JAX (`reference.bucketed_second_order`, one compiled program per bucket, proven equal to
-the plain twins in tests/test_second_order.py) at `dualgrad.compare`'s tolerance; the others are
+the plain twins in tests/test_second_order.py) at `dualgrad.engine.compare`'s tolerance; the others are
 identities of the math (mean of per-example = batch gradient, ⟨U, H V⟩ = ⟨H U, V⟩, ⟨V, G V⟩ ≥ 0,
 G = H without a hidden layer, weights of ones = no weights, integer weights = repeated rows).
 
 Kinks: a failing case with a non-smooth unit within rounding of its kink is rejected, not failed,
-as in `dualgrad.properties`. For second derivatives elu counts as non-smooth too (elu'' jumps from
+as in `dualgrad.engine.properties`. For second derivatives elu counts as non-smooth too (elu'' jumps from
 0 to α at 0).
 """
 
@@ -30,7 +30,7 @@ from hypothesis import strategies as st
 import manual
 from reference import bucketed_second_order as ref
 
-from .check import SMOOTH
+from .report import SMOOTH
 from .compare import assert_close, assert_grads_close, network_scale
 from .properties import ROUNDING_ULPS, rounding_bounds
 from .strategies import network_cases
@@ -71,7 +71,7 @@ def second_order_cases(max_layers=5, max_width=32, max_batch=64, **kwargs) -> st
 
 
 def near_a_kink_twice(spec, params, X) -> bool:
-    """Some unit whose f' or f'' jumps at 0 has |z| below the rounding bound (see dualgrad.properties)."""
+    """Some unit whose f' or f'' jumps at 0 has |z| below the rounding bound (see dualgrad.engine.properties)."""
     return any(name not in SMOOTH_TWICE and np.any(np.abs(z) < err_z)
                for name, (z, err_z) in zip(spec.hidden, rounding_bounds(spec, params, X)))
 
@@ -108,7 +108,7 @@ def gross(case, what="hvp") -> list:
     Hessian of 1 per unit: each "+ 1" stands for a factor computed with an absolute error of some
     ulps of 1 (1 − a² from a rounded a ≈ ±1, p (1 − p) from a rounded p ≈ 1), whatever it is.
 
-    As `dualgrad.properties.within_rounding` does for gradients, it settles saturated units only:
+    As `dualgrad.engine.properties.within_rounding` does for gradients, it settles saturated units only:
     a real mistake changes a result by a fraction of this bound, ~1e13 times more than it allows.
     """
     from manual.activations import get_activation
@@ -229,7 +229,7 @@ def _magnitude(A, B) -> float:
 
 
 def hessian_is_symmetric(case, impl=manual.hessian_vector_product) -> None:
-    """⟨U, H V⟩ = ⟨H U, V⟩ to rounding of the terms summed (RTOL of dualgrad.compare times Σ|U||HV|)."""
+    """⟨U, H V⟩ = ⟨H U, V⟩ to rounding of the terms summed (RTOL of dualgrad.engine.compare times Σ|U||HV|)."""
     from .compare import RTOL
 
     spec, params, X, y = case[:4]
