@@ -14,7 +14,7 @@ Second order (manual/second_order.py): each built-in loss also gives ∂²L/∂s
 direction v of the logits (N, K), row by row (the loss of row n depends on sₙ only):
 
     binary_cross_entropy:  p (1 − p) v / N
-    cross_entropy:         (Σₖ Yₖ) (P ⊙ v − P (P·v)) / N      (diag P − P Pᵀ per row)
+    cross_entropy:         (Σₖ Yₖ) P ⊙ (v − P·v) / N          (diag P − P Pᵀ per row)
     mse:                   2 v / (N K)
 
 All three are positive semi-definite in s (the losses are convex in the logits), which makes the
@@ -90,19 +90,32 @@ def mse(s, Y):
 
 
 def binary_cross_entropy_hessian_vector(s, Y, v):
-    """∂²L/∂s² v = p (1 − p) v / N,  p = σ(s)   (softplus'' = σ'; the −y s term is linear)."""
-    p = sigmoid(s)  # (N, 1)
-    return p * (1.0 - p) * v / s.shape[0]  # (N, 1)
+    """∂²L/∂s² v = p (1 − p) v / N,  p = σ(s)   (softplus'' = σ'; the −y s term is linear).
+
+    p (1 − p) is computed as σ(s) σ(−s): 1 − p from a rounded p ≈ 1 would be 0 (or garbage).
+    """
+    return sigmoid(s) * sigmoid(-s) * v / s.shape[0]  # (N, 1)
 
 
 def cross_entropy_hessian_vector(s, Y, v):
-    """∂²L/∂s² v = (Σₖ Yₖ) (P ⊙ v − P (P·v)) / N,  P = softmax(s)  (row by row: diag P − P Pᵀ).
+    """∂²L/∂s² v = (Σₖ Yₖ) P ⊙ (v − P·v) / N,  P = softmax(s)  (row by row: diag P − P Pᵀ).
 
     −Σₖ Yₖ log softmaxₖ(s) = (Σₖ Yₖ) logsumexp(s) − Y·s, and logsumexp'' = diag P − P Pᵀ.
+    v_k − P·v is computed as v_k Σ_{j≠k} P_j − Σ_{j≠k} P_j v_j (ΣP = 1), each sum over the other
+    entries only: for a saturated row (P ≈ [1, 1e-47]) the naive v_k − P·v loses 1 − P_k to
+    rounding, and ⟨v, H v⟩ = ½ Σ_jk P_j P_k (v_j − v_k)² could come out negative.
     """
     P = softmax(s)  # (N, K)
-    Pv = np.sum(P * v, axis=1, keepdims=True)  # (N, 1) P·v per row
-    return Y.sum(axis=1, keepdims=True) * P * (v - Pv) / s.shape[0]  # (N, K)
+    d = v * _others_sum(P) - _others_sum(P * v)  # (N, K) v_k − P·v
+    return Y.sum(axis=1, keepdims=True) * P * d / s.shape[0]  # (N, K)
+
+
+def _others_sum(x):
+    """Σ_{j≠k} x_j for every k of every row (N, K), as the sums before and after k (no x_k subtracted)."""
+    zero = np.zeros_like(x[:, :1])  # (N, 1)
+    before = np.concatenate([zero, np.cumsum(x[:, :-1], axis=1)], axis=1)  # (N, K)
+    after = np.concatenate([np.cumsum(x[:, :0:-1], axis=1)[:, ::-1], zero], axis=1)  # (N, K)
+    return before + after
 
 
 def mse_hessian_vector(s, Y, v):
