@@ -11,7 +11,8 @@ failure to a small network.
     python -m dualgrad.bugs            # the table: caught?, examples until caught, shrunk case
                                        # (then the layers' mistakes, dualgrad.layer_bugs,
                                        # convolution/pooling's, dualgrad.conv_bugs, and the fast
-                                       # path's, optimizers' and MLP's, dualgrad.state_bugs)
+                                       # path's, optimizers' and MLP's, dualgrad.state_bugs, and
+                                       # sequences' and attention's, dualgrad.sequence_bugs)
 
 Fair chance: a mutation of one activation or one loss is hunted over networks restricted to
 that activation or loss (`Mutation.activations` / `.losses`, shown in the table's "drawn from"
@@ -365,7 +366,11 @@ def main(argv=None) -> int:
 
     state_text, states_caught = state_catalog(min(args.max_examples, 100), args.messages)
     print("\n" + state_text)
-    return 0 if len(caught) == len(results) and layers_caught and conv_caught and states_caught else 1
+    from .sequence_bugs import run_all as sequence_catalog  # sequences and attention (issue 20)
+
+    sequence_text, sequences_caught = sequence_catalog(args.max_examples, args.messages)
+    print("\n" + sequence_text)
+    return 0 if len(caught) == len(results) and layers_caught and conv_caught and states_caught and sequences_caught else 1
 
 
 if __name__ == "__main__":
