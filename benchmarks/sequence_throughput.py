@@ -1,4 +1,4 @@
-"""Examples per second of each sequence/attention property (issue 20): dualgrad.sequence_properties.
+"""Examples per second of each sequence/attention property (issue 20): dualgrad.engine.sequence_properties.
 
     nice -n 10 python benchmarks/sequence_throughput.py [--examples 300] [--layers rnn lstm ...]
 
@@ -19,7 +19,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 
-from dualgrad import sequence_properties as P  # noqa: E402
+from dualgrad.engine import sequence_properties as P  # noqa: E402
 
 
 def run(layer, dtype, examples, derandomize):

@@ -1,6 +1,6 @@
 """Scaled dot-product and multi-head attention (issue 20) against jax.vjp of their twins.
 
-The property (dualgrad.sequence_properties.matches) over drawn N, T, S ≠ T, D, E, heads and masks
+The property (dualgrad.engine.sequence_properties.matches) over drawn N, T, S ≠ T, D, E, heads and masks
 (none, all-True, causal, random with every row attending a key), float64 (1,000 cases per function
 in the ci profile) and float32; then the mask, the causal helper, self-attention's dx = the sum of
 three paths, and the bad inputs.

@@ -1,10 +1,10 @@
-"""The sequence/attention property can fail: every mistake of dualgrad.sequence_bugs.CATALOG, injected
+"""The sequence/attention property can fail: every mistake of dualgrad.bugs.sequence.CATALOG, injected
 into manual.layers with monkeypatch, is caught and shrunk to a small case (issue 20)."""
 
 import pytest
 
-from dualgrad import sequence_bugs
-from dualgrad import sequence_properties as P
+from dualgrad.bugs import sequence as sequence_bugs
+from dualgrad.engine import sequence_properties as P
 from manual.layers import attention as AT
 from manual.layers import gelu as GE
 from manual.layers import lstm as LS

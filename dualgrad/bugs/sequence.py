@@ -1,13 +1,13 @@
 """Classic sequence and attention mistakes (issue 20), each injected into `manual.layers`, caught and shrunk.
 
-The same machinery as `dualgrad.conv_bugs` (a `Patch` replaces one function of a module,
+The same machinery as `dualgrad.bugs.conv` (a `Patch` replaces one function of a module,
 `injected` puts it in and takes it out), hunted with the property of
-`dualgrad.sequence_properties` (manual = jax.vjp of the twin on every output and gradient,
+`dualgrad.engine.sequence_properties` (manual = jax.vjp of the twin on every output and gradient,
 purity) over random float64 cases of the layer the mutation touches, then shrunk by
 hypothesis to the smallest N, T, S, D, H that still fail.
 
-    python -m dualgrad.sequence_bugs     # the table: caught?, examples until caught, shrunk case
-    python -m dualgrad.bugs              # every catalog, this one last
+    python -m dualgrad.bugs --family sequence   # the table: caught?, examples until caught, shrunk case
+    python -m dualgrad.bugs.sequence            # the same
 
 Each wrong function below is the right one (manual/layers/rnn.py, lstm.py, temporal.py,
 gelu.py, attention.py) with one change, marked `# BUG`.
@@ -28,8 +28,8 @@ from manual.layers import lstm as LS
 from manual.layers import rnn as RN
 from manual.layers import temporal as TM
 
-from . import sequence_properties as P
-from .bugs import Patch, Result, injected
+from ..engine import sequence_properties as P
+from .patching import Patch, Result, injected
 
 
 class Mutation(NamedTuple):
