@@ -10,8 +10,6 @@ from .activations import activation_backward as activation_backward
 from .activations import activation_forward as activation_forward
 from .activations import elu_backward as elu_backward
 from .activations import elu_forward as elu_forward
-from .activations import gelu_backward as gelu_backward
-from .activations import gelu_forward as gelu_forward
 from .activations import identity_backward as identity_backward
 from .activations import identity_forward as identity_forward
 from .activations import leaky_relu_backward as leaky_relu_backward
@@ -26,6 +24,11 @@ from .activations import softplus_backward as softplus_backward
 from .activations import softplus_forward as softplus_forward
 from .activations import tanh_backward as tanh_backward
 from .activations import tanh_forward as tanh_forward
+from .attention import attention_backward as attention_backward
+from .attention import attention_forward as attention_forward
+from .attention import causal_mask as causal_mask
+from .attention import multihead_attention_backward as multihead_attention_backward
+from .attention import multihead_attention_forward as multihead_attention_forward
 from .batchnorm import BN_MOMENTUM as BN_MOMENTUM
 from .batchnorm import batchnorm_backward as batchnorm_backward
 from .batchnorm import batchnorm_backward_graph as batchnorm_backward_graph
@@ -46,8 +49,14 @@ from .embedding import embedding_backward as embedding_backward
 from .embedding import embedding_forward as embedding_forward
 from .flatten import flatten_backward as flatten_backward
 from .flatten import flatten_forward as flatten_forward
+from .gelu import gelu_backward as gelu_backward
+from .gelu import gelu_forward as gelu_forward
 from .layernorm import layernorm_backward as layernorm_backward
 from .layernorm import layernorm_forward as layernorm_forward
+from .lstm import lstm_backward as lstm_backward
+from .lstm import lstm_forward as lstm_forward
+from .lstm import lstm_step_backward as lstm_step_backward
+from .lstm import lstm_step_forward as lstm_step_forward
 from .losses import LOSS_LAYERS as LOSS_LAYERS
 from .losses import binary_cross_entropy_loss as binary_cross_entropy_loss
 from .losses import cross_entropy_loss as cross_entropy_loss
@@ -61,3 +70,10 @@ from .pool import maxpool2d_backward as maxpool2d_backward
 from .pool import maxpool2d_backward_naive as maxpool2d_backward_naive
 from .pool import maxpool2d_forward as maxpool2d_forward
 from .pool import maxpool2d_forward_naive as maxpool2d_forward_naive
+from .rnn import rnn_backward as rnn_backward
+from .rnn import rnn_forward as rnn_forward
+from .rnn import rnn_step_backward as rnn_step_backward
+from .rnn import rnn_step_forward as rnn_step_forward
+from .temporal import temporal_affine_backward as temporal_affine_backward
+from .temporal import temporal_affine_forward as temporal_affine_forward
+from .temporal import temporal_softmax_loss as temporal_softmax_loss
