@@ -34,7 +34,7 @@ import math
 import numpy as np
 
 from . import layers as L
-from .char_model import _count
+from .char_model import _count, decode, encode
 
 NAMES = ("E", "P", "ln1_g", "ln1_b", "Wq", "bq", "Wk", "bk", "Wv", "bv", "Wo", "bo",
          "ln2_g", "ln2_b", "W1", "b1", "W2", "b2", "lnf_g", "lnf_b", "Wy", "by")
@@ -66,15 +66,14 @@ def init_params(V, C, T_max, num_heads=2, seed=0, dtype=np.float64):
     return {k: params[k].astype(dtype) for k in NAMES}
 
 
-def loss_and_grads(params, x, y, num_heads=2):
-    """(L, grads) for ids x (N, T) and targets y (N, T), T ≤ T_max; grads a dict like params."""
+def forward(params, x, num_heads=2):
+    """The scores s (N, T, V) for ids x (N, T), T ≤ T_max, and the caches of every layer."""
     p = params
     x = np.asarray(x)
     if x.ndim != 2 or x.shape[1] > p["P"].shape[0]:
         raise ValueError(f"x must be ids of shape (N, T) with T <= T_max = {p['P'].shape[0]}, got shape {x.shape}")
-    N, T = x.shape
+    T = x.shape[1]
     mask = L.causal_mask(T)  # (T, T) query t attends keys 0 .. t
-    # forward
     tok, c_emb = L.embedding_forward(x, p["E"])  # (N, T, C)
     x0 = tok + p["P"][:T]  # (N, T, C)
     a, c_ln1 = L.layernorm_forward(x0, p["ln1_g"], p["ln1_b"])  # (N, T, C)
@@ -88,8 +87,14 @@ def loss_and_grads(params, x, y, num_heads=2):
     x2 = x1 + v  # (N, T, C)
     f, c_lnf = L.layernorm_forward(x2, p["lnf_g"], p["lnf_b"])  # (N, T, C)
     s, c_out = L.temporal_affine_forward(f, p["Wy"], p["by"])  # (N, T, V)
+    return s, (c_emb, c_ln1, c_att, c_ln2, c_fc1, c_gelu, c_fc2, c_lnf, c_out)
+
+
+def loss_and_grads(params, x, y, num_heads=2):
+    """(L, grads) for ids x (N, T) and targets y (N, T), T ≤ T_max; grads a dict like params."""
+    s, (c_emb, c_ln1, c_att, c_ln2, c_fc1, c_gelu, c_fc2, c_lnf, c_out) = forward(params, x, num_heads)
+    N, T, _ = s.shape
     loss, ds = L.temporal_softmax_loss(s, y, np.ones((N, T), dtype=bool))  # ds (N, T, V)
-    # backward
     d = {}
     df, d["Wy"], d["by"] = L.temporal_affine_backward(ds, c_out)  # (N, T, C), (C, V), (V,)
     dx2, d["lnf_g"], d["lnf_b"] = L.layernorm_backward(df, c_lnf)  # (N, T, C)
@@ -104,7 +109,27 @@ def loss_and_grads(params, x, y, num_heads=2):
     da_x0, d["ln1_g"], d["ln1_b"] = L.layernorm_backward(da, c_ln1)  # (N, T, C)
     dx0 = dx1 + da_x0  # (N, T, C) the residual again
     d["E"] = L.embedding_backward(dx0, c_emb)  # (V, C)
-    dP = np.zeros_like(p["P"])  # (T_max, C)
+    dP = np.zeros_like(params["P"])  # (T_max, C)
     dP[:T] = dx0.sum(axis=0)  # (T, C) every sequence uses the same positions
     d["P"] = dP
     return loss, {k: d[k] for k in NAMES}
+
+
+def sample(params, start, n, chars, num_heads=2, seed=0, temperature=1.0):
+    """`start` (a str) followed by n characters, each drawn from softmax(s / temperature) at the last
+    position, the model reading (at most) the last T_max characters."""
+    n = _count(n, "n", 0)
+    temperature = float(temperature)
+    if not temperature > 0:
+        raise ValueError(f"temperature must be > 0, got {temperature}")
+    ids = list(encode(start, chars))
+    if not ids:
+        raise ValueError("start must hold at least one character")
+    T_max = params["P"].shape[0]
+    rng = np.random.default_rng(seed)
+    for _ in range(n):
+        s, _ = forward(params, np.array([ids[-T_max:]]), num_heads)  # (1, T, V)
+        z = s[0, -1] / temperature  # (V,)
+        p = np.exp(z - z.max())
+        ids.append(int(rng.choice(len(p), p=p / p.sum())))
+    return decode(ids, chars)
