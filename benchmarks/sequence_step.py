@@ -14,6 +14,10 @@ The contenders take turns round by round in this one process (benchmarks/timing.
 moment of the shared machine hits both; the ratio is the median over rounds of manual / JAX in the
 same round. The JAX function is compiled (and run once) before timing.
 
+One thread each (BENCH_THREADS, default 1): OpenBLAS's and XLA's thread pools are pinned before
+NumPy and JAX load. On the shared 2-core machine a 2-thread OpenBLAS under load is up to 30 times
+slower than one thread on these small products, which would measure the load, not the code.
+
     python benchmarks/sequence_step.py [--rounds 15] [--reps 5]
 """
 
@@ -24,7 +28,14 @@ import os
 import platform
 import sys
 
-import numpy as np
+THREADS = os.environ.get("BENCH_THREADS", "1")
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, THREADS)
+if THREADS == "1":
+    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false"
+                               " intra_op_parallelism_threads=1").strip()
+
+import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -107,7 +118,7 @@ def main(argv=None):
     import jax
 
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores (shared), numpy {np.__version__}, "
-          f"jax {jax.__version__}, float64; {args.rounds} rounds x {args.reps} steps, median")
+          f"jax {jax.__version__}, float64, {THREADS} thread(s) each; {args.rounds} rounds x {args.reps} steps, median")
     print(f"{'workload':40s} {'by hand ms':>10s} {'jax.jit ms':>10s} {'hand/jax':>9s}")
     for case in (rnn_case, mha_case, block_case):
         name, manual, jitted = case()
