@@ -1,24 +1,23 @@
-"""Step time of the hand-written sequence layers against the jitted JAX step, float64, one run.
+"""One forward + backward of the hand-written RNN over a sequence and of a multi-head causal
+self-attention block, against the same computation in JAX under jax.jit (value_and_grad), float64.
 
-Three workloads, each a forward and a backward giving every gradient:
+    nice -n 10 python benchmarks/sequence_step.py [--rounds 15] [--reps 20] [--threads 1]
 
-- rnn:   manual.layers.rnn_forward + rnn_backward (BPTT over T steps, given an upstream dh) against
-         jax.jit(jax.value_and_grad(f)), f(x, h0, Wx, Wh, b) = Σ rnn(x, h0, Wx, Wh, b) ⊙ dh
-         (its gradients are exactly rnn_backward(dh)'s; reference.layers.rnn is a lax.scan);
-- mha:   causal multi-head self-attention, manual.layers.multihead_attention_forward/backward
-         (dx = dquery + dkey + dvalue) against the jitted value_and_grad of Σ mha(x, x, x, ...) ⊙ dout;
-- block: one training step's gradients of the one-block transformer language model,
-         manual.transformer.loss_and_grads against jax.jit(jax.value_and_grad(reference.transformer.loss)).
+NumPy's BLAS threads are limited with threadpoolctl (default 1): on the shared 2-core machine a
+multi-threaded OpenBLAS next to XLA's threads oversubscribes the cores (measured: the attention
+step 56 ms with the default BLAS threads against 1.3 ms with one). XLA keeps its own threads.
 
-The contenders take turns round by round in this one process (benchmarks/timing.py), so a busy
-moment of the shared machine hits both; the ratio is the median over rounds of manual / JAX in the
-same round. The JAX function is compiled (and run once) before timing.
+RNN: x (32, 20, 16), H = 64; rnn_forward then rnn_backward with a fixed dh (JAX: value_and_grad of
+⟨rnn(x, h0, Wx, Wh, b), dh⟩ over all five inputs, a lax.scan). Attention: N = 8, T = S = 32,
+E = 64, 4 heads, causal mask, self-attention (x passed three times); multihead_attention_forward
+then _backward (JAX: value_and_grad of ⟨mha(x, x, x, ...), dout⟩ over x and the eight parameters).
+Rounds alternate the two sides (reps calls each), so a busy moment of the shared machine hits both;
+the ratio printed is the median over rounds of manual / JAX time, with its range.
 
-One thread each (BENCH_THREADS, default 1): OpenBLAS's and XLA's thread pools are pinned before
-NumPy and JAX load. On the shared 2-core machine a 2-thread OpenBLAS under load is up to 30 times
-slower than one thread on these small products, which would measure the load, not the code.
-
-    python benchmarks/sequence_step.py [--rounds 15] [--reps 5]
+Transformer LM step (issue 20 item 3): the gradients of one training step of the one-block
+character transformer, N = 16, T = 64, C = 64, 4 heads, V = 29: manual.transformer.loss_and_grads
+against jax.jit(jax.value_and_grad(reference.transformer.loss)) (embedding + positions, two
+layernorms, causal MHA, the GELU MLP, the final layernorm, the temporal affine and the loss).
 """
 
 from __future__ import annotations
@@ -27,104 +26,97 @@ import argparse
 import os
 import platform
 import sys
+import time
 
-THREADS = os.environ.get("BENCH_THREADS", "1")
-for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, THREADS)
-if THREADS == "1":
-    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen=false"
-                               " intra_op_parallelism_threads=1").strip()
-
-import numpy as np  # noqa: E402
+import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from timing import interleaved, median_ms, ratio  # noqa: E402
 
-from manual import layers as ML  # noqa: E402
-from manual import transformer as MT  # noqa: E402
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+
+import manual.layers as M  # noqa: E402
+import reference.layers as R  # noqa: E402
 
 
-def rnn_case(N=32, T=64, D=64, H=128):
-    import jax
-    from reference import layers as RL
-
-    rng = np.random.default_rng(0)
-    x, h0 = rng.standard_normal((N, T, D)), rng.standard_normal((N, H))
-    Wx, Wh, b = rng.standard_normal((D, H)) / 8, rng.standard_normal((H, H)) / 11, rng.standard_normal(H)
+def rnn_case(rng):
+    N, T, D, H = 32, 20, 16, 64
+    args = (rng.standard_normal((N, T, D)), rng.standard_normal((N, H)), rng.standard_normal((D, H)) / 4,
+            rng.standard_normal((H, H)) / 8, rng.standard_normal(H))
     dh = rng.standard_normal((N, T, H))
 
     def manual():
-        h, cache = ML.rnn_forward(x, h0, Wx, Wh, b)
-        return ML.rnn_backward(dh, cache)
+        h, cache = M.rnn_forward(*args)
+        return M.rnn_backward(dh, cache)
 
-    f = jax.jit(jax.value_and_grad(lambda *a: (RL.rnn(*a) * dh).sum(), argnums=(0, 1, 2, 3, 4)))
-    step = lambda: jax.block_until_ready(f(x, h0, Wx, Wh, b))  # noqa: E731
-    _check(manual(), step()[1])
-    return f"rnn   N={N} T={T} D={D} H={H}", manual, step
+    step = jax.jit(jax.value_and_grad(lambda *a: jnp.vdot(R.rnn(*a), dh), argnums=(0, 1, 2, 3, 4)))
+    return manual, lambda: jax.block_until_ready(step(*args))
 
 
-def mha_case(N=16, T=64, E=64, heads=4):
-    import jax
-    from reference import layers as RL
-
-    rng = np.random.default_rng(1)
-    x, dout = rng.standard_normal((N, T, E)), rng.standard_normal((N, T, E))
-    params = [rng.standard_normal(s) / (8 if len(s) == 2 else 1) for s in [(E, E), (E,)] * 4]
-    mask = ML.causal_mask(T)
+def attention_case(rng):
+    N, T, E, h = 8, 32, 64, 4
+    x = rng.standard_normal((N, T, E))
+    params = [rng.standard_normal((E, E)) / 8 if i % 2 == 0 else rng.standard_normal(E) for i in range(8)]
+    mask = M.causal_mask(T)
+    dout = rng.standard_normal((N, T, E))
 
     def manual():
-        out, cache = ML.multihead_attention_forward(x, x, x, *params, heads, mask)
-        dq, dk, dv, *dparams = ML.multihead_attention_backward(dout, cache)
-        return [dq + dk + dv] + dparams
+        out, cache = M.multihead_attention_forward(x, x, x, *params, h, mask)
+        return M.multihead_attention_backward(dout, cache)
 
-    f = jax.jit(jax.value_and_grad(lambda x, *p: (RL.multihead_attention(x, x, x, *p, heads, mask) * dout).sum(),
-                                   argnums=tuple(range(9))))
-    step = lambda: jax.block_until_ready(f(x, *params))  # noqa: E731
-    _check(manual(), step()[1])
-    return f"mha   N={N} T={T} E={E} h={heads} causal", manual, step
+    def loss(x, *p):
+        return jnp.vdot(R.multihead_attention(x, x, x, *p, h, jnp.asarray(mask)), dout)
+
+    step = jax.jit(jax.value_and_grad(loss, argnums=tuple(range(9))))
+    return manual, lambda: jax.block_until_ready(step(x, *params))
 
 
-def block_case(N=16, T=64, C=64, heads=4, V=29):
-    import jax
+def transformer_case(rng):
+    from manual import transformer as MT
     from reference import transformer as RT
 
-    params = MT.init_params(V, C, T, heads, seed=0)
-    rng = np.random.default_rng(2)
+    N, T, C, h, V = 16, 64, 64, 4, 29
+    params = MT.init_params(V, C, T, h, seed=0)
     x, y = rng.integers(0, V, (N, T)), rng.integers(0, V, (N, T))
-
-    def manual():
-        return MT.loss_and_grads(params, x, y, heads)[1]
-
-    f = jax.jit(jax.value_and_grad(lambda p, x, y: RT.loss(p, x, y, heads)))
-    step = lambda: jax.block_until_ready(f(params, x, y))  # noqa: E731
-    grads = step()[1]
-    _check([manual()[k] for k in MT.NAMES], [grads[k] for k in MT.NAMES])
-    return f"block N={N} T={T} C={C} h={heads} V={V}", manual, step
+    step = jax.jit(jax.value_and_grad(lambda p, x, y: RT.loss(p, x, y, h)))
+    return lambda: MT.loss_and_grads(params, x, y, h), lambda: jax.block_until_ready(step(params, x, y))
 
 
-def _check(manual, ref):
-    """Both sides compute the same gradients (so the times compare the same work)."""
-    for a, b in zip(manual, ref):
-        np.testing.assert_allclose(a, np.asarray(b), rtol=1e-8, atol=1e-10)
+def timed(fn, reps):
+    start = time.perf_counter()
+    for _ in range(reps):
+        fn()
+    return (time.perf_counter() - start) / reps
 
 
-def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--rounds", type=int, default=15)
-    ap.add_argument("--reps", type=int, default=5)
-    args = ap.parse_args(argv)
-    from reference import _x64  # noqa: F401  (float64)
-    import jax
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--reps", type=int, default=20)
+    parser.add_argument("--threads", type=int, default=1, help="NumPy BLAS threads (threadpoolctl); 0: no limit")
+    args = parser.parse_args()
+    from threadpoolctl import threadpool_limits
 
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores (shared), numpy {np.__version__}, "
-          f"jax {jax.__version__}, float64, {THREADS} thread(s) each; {args.rounds} rounds x {args.reps} steps, median")
-    print(f"{'workload':40s} {'by hand ms':>10s} {'jax.jit ms':>10s} {'hand/jax':>9s}")
-    for case in (rnn_case, mha_case, block_case):
-        name, manual, jitted = case()
-        times = interleaved({"manual": manual, "jax": jitted}, rounds=args.rounds, reps=args.reps)
-        print(f"{name:40s} {median_ms(times, 'manual'):10.2f} {median_ms(times, 'jax'):10.2f} "
-              f"{ratio(times, 'manual', 'jax'):9.2f}")
+    with threadpool_limits(args.threads or None, user_api="blas"):
+        measure(args)
+
+
+def measure(args):
+    print(f"{platform.machine()}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; "
+          f"{args.rounds} rounds of {args.reps} calls per side; float64; NumPy BLAS threads: {args.threads or 'default'}")
+    print(f"{'step':<34} {'manual ms':>10} {'jax.jit ms':>11} {'manual/jax (median, range)':>28}")
+    rng = np.random.default_rng(0)
+    for name, case in (("RNN fwd+bwd, T=20, H=64", rnn_case), ("MHA causal fwd+bwd, T=32, E=64, h=4", attention_case),
+                       ("transformer LM step, T=64, C=64", transformer_case)):
+        manual, jitted = case(rng)
+        manual(), jitted()  # warm up: JAX compiles here
+        m_times, j_times = [], []
+        for _ in range(args.rounds):
+            m_times.append(timed(manual, args.reps))
+            j_times.append(timed(jitted, args.reps))
+        ratios = sorted(m / j for m, j in zip(m_times, j_times))
+        print(f"{name:<34} {1e3 * np.median(m_times):>10.3f} {1e3 * np.median(j_times):>11.3f} "
+              f"{np.median(ratios):>12.2f} ({ratios[0]:.2f}–{ratios[-1]:.2f})")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
     python benchmarks/verify_throughput.py [--examples 2000] [--repeats 3]
 
-Both runs use the same strategy (`dualgrad.strategies.network_cases`) and the
+Both runs use the same strategy (`dualgrad.engine.strategies.network_cases`) and the
 same hypothesis settings as the `ci` profile (derandomized, no database, no
 deadline), in one process, one after the other, so the ratio is measured side
 by side on the same machine load. The compiled bucket of the reference is
@@ -29,8 +29,8 @@ import time
 from hypothesis import HealthCheck, given, settings
 
 import manual
-from dualgrad.properties import network_gradients_match
-from dualgrad.strategies import network_cases
+from dualgrad.engine.properties import network_gradients_match
+from dualgrad.engine.strategies import network_cases
 
 
 def manual_only(case) -> None:
@@ -80,8 +80,8 @@ def check_implementation_rate(fn, examples: int) -> float:
 
 def user_alone_rate(fn, examples: int) -> float:
     """Examples/s of hypothesis drawing check_implementation's cases and calling fn, nothing else."""
-    from dualgrad.conventions import Conventions
-    from dualgrad.user_check import DEFAULT_SCALE, _cases, _Plan
+    from dualgrad.engine.conventions import Conventions
+    from dualgrad.engine.user_check import DEFAULT_SCALE, _cases, _Plan
 
     conv = Conventions(bias="row")
     plan = _Plan.make(None, "relu", "binary_cross_entropy", None, False, conv, 3)

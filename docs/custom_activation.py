@@ -17,9 +17,9 @@ import numpy as np
 from hypothesis import Phase, given, settings
 
 from dualgrad.cli import main as dualgrad
-from dualgrad.properties import network_gradients_match
-from dualgrad.registry import registered_activation
-from dualgrad.strategies import network_cases
+from dualgrad.engine.properties import network_gradients_match
+from dualgrad.engine.registry import registered_activation
+from dualgrad.engine.strategies import network_cases
 
 
 def softsign(z):

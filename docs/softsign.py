@@ -9,7 +9,7 @@ Importing this file registers the activation (once per process).
 import jax.numpy as jnp
 import numpy as np
 
-from dualgrad.registry import register_activation
+from dualgrad.engine.registry import register_activation
 from manual import ACTIVATIONS
 
 

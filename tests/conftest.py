@@ -37,7 +37,7 @@ def _registered_losses_do_not_leak():
 
     before = set(manual_losses.LOSSES)
     yield
-    from dualgrad.registry import unregister_loss
+    from dualgrad.engine.registry import unregister_loss
 
     for name in set(manual_losses.LOSSES) - before:
         unregister_loss(name)

@@ -1,7 +1,7 @@
 """The hypothesis runner shared by tests/test_sequence_layers.py and tests/test_attention.py.
 
 `run_property(layer, dtype, examples)` draws `examples` cases of the layer
-(dualgrad.sequence_properties.cases) and runs the multi-input, multi-output property
+(dualgrad.engine.sequence_properties.cases) and runs the multi-input, multi-output property
 `matches` on each (manual vs jax.vjp of the twin, every output and gradient, purity); it
 returns the number of cases run. The counts: EXAMPLES (float64) and FLOAT32_EXAMPLES by profile.
 """
@@ -12,7 +12,7 @@ import os
 
 from hypothesis import given, settings
 
-from dualgrad import sequence_properties as P
+from dualgrad.engine import sequence_properties as P
 
 PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "dev")
 EXAMPLES = {"ci": 1000, "thorough": 20_000, "mutation": 100}.get(PROFILE, 150)

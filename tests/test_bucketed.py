@@ -22,8 +22,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import manual
-from dualgrad.compare import assert_close, assert_grads_close
-from dualgrad.strategies import activation_names
+from dualgrad.engine.compare import assert_close, assert_grads_close
+from dualgrad.engine.strategies import activation_names
 from manual.spec import NetworkSpec
 from reference import bucketed
 from reference import network as plain

@@ -7,7 +7,7 @@ import pytest
 
 import manual
 import reference
-from dualgrad.check import check_gradients, random_case, sweep_cases
+from dualgrad.engine.check import check_gradients, random_case, sweep_cases
 from manual import activations as manual_acts
 from manual import spec as _spec
 from manual.network import loss

@@ -13,7 +13,7 @@ import pytest
 
 import manual
 from dualgrad import ImplementationError, check_gradients, check_implementation
-from dualgrad.cli import main
+from dualgrad.cli.main import main
 from article_impl import BUGS, ArticleNet, article_params
 
 FEW = 25  # examples for a passing check: each is a random network, compared leaf by leaf

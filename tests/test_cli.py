@@ -14,7 +14,7 @@ import sys
 import numpy as np
 import pytest
 
-from dualgrad.cli import main
+from dualgrad.cli.main import main
 from manual import activations as manual_acts
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dualgrad.compare import assert_grads_close
+from dualgrad.engine.compare import assert_grads_close
 from manual import cnn, image_datasets
 from manual import layers as L
 from manual import optimizers as O

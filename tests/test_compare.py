@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dualgrad.compare import ATOL, RTOL, assert_close, assert_grads_close, leaf_error, leaf_passes, network_scale
+from dualgrad.engine.compare import ATOL, RTOL, assert_close, assert_grads_close, leaf_error, leaf_passes, network_scale
 
 
 @st.composite

@@ -20,7 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import reference  # noqa: F401  (float64 in JAX)
-from dualgrad.compare import assert_close
+from dualgrad.engine.compare import assert_close
 from manual import losses as M
 from reference import losses as R
 

@@ -35,10 +35,10 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 import manual
-from dualgrad.check import random_labels
-from dualgrad.compare import assert_trees_close
-from dualgrad.state_bugs import Replica, cast_state, cast_tree
-from dualgrad.strategies import specs
+from dualgrad.engine.check import random_labels
+from dualgrad.engine.compare import assert_trees_close
+from dualgrad.bugs.state import Replica, cast_state, cast_tree
+from dualgrad.engine.strategies import specs
 from manual import optimizers as mo
 from manual.initializers import init_params
 from manual.train_step import TrainStep

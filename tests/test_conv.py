@@ -267,7 +267,7 @@ def test_check_layer_passes_conv2d_and_catches_a_conv_mistake():
     """dualgrad.check_layer (issue 12) on the conv layer, as a user would call it: a small fixed set
     of shapes (it compiles per shape), strides and paddings as static hyperparameters."""
     from dualgrad import check_layer
-    from dualgrad.conv_bugs import bias_over_wrong_axes
+    from dualgrad.bugs.conv import bias_over_wrong_axes
     from manual import layers as ML
     from reference import layers as RL
 

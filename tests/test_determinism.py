@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import manual
-from dualgrad.cli import main
+from dualgrad.cli.main import main
 from manual import MLP, NetworkSpec
 from manual.seed import MultiClassNN, NeuralNetwork
 

@@ -135,7 +135,7 @@ def run_command(command):
     if any(tok in ("|", ";", "&&", ">", "<", "2>", ">>") for tok in argv):
         raise AssertionError(f"{command!r}: shell syntax is not run; write one command per `$ ` line")
     if argv[0] == "dualgrad" or argv[:3] == ["python", "-m", "dualgrad"]:
-        from dualgrad.cli import main
+        from dualgrad.cli.main import main
 
         args = argv[1:] if argv[0] == "dualgrad" else argv[3:]
         out, err = io.StringIO(), io.StringIO()
@@ -275,7 +275,7 @@ def test_a_page_registration_is_not_seen_by_a_command(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     page = tmp_path / "page.md"
     page.write_text("```python\nimport numpy as np, jax.numpy as jnp\n"
-                    "from dualgrad.registry import register_activation\n"
+                    "from dualgrad.engine.registry import register_activation\n"
                     "register_activation('twice', lambda z: 2 * z, lambda z, a: 2 + 0 * z, lambda z: 2 * z)\n```\n"
                     "```console\n$ dualgrad verify --sizes 2 3 1 --hidden twice\n```\n", encoding="utf-8")
     with fresh_registry(), pytest.raises(AssertionError, match="unknown activation|twice"):

@@ -6,7 +6,7 @@ import numpy as np
 
 import pytest
 
-from dualgrad.explain import FORMULAS, explain
+from dualgrad.explain.network import FORMULAS, explain
 from manual import activations as manual_acts
 from manual.spec import NetworkSpec
 
@@ -135,7 +135,7 @@ def test_head_is_derived():
 def test_values_are_manuals_numbers():
     from manual.network import loss_and_grads
 
-    from dualgrad.check import random_case
+    from dualgrad.engine.check import random_case
 
     spec = NetworkSpec([2, 3, 2], "tanh", "cross_entropy")
     text = explain(spec, batch=2, values=True)
@@ -145,7 +145,7 @@ def test_values_are_manuals_numbers():
 
 
 def test_explain_result_passed(monkeypatch):
-    from dualgrad.explain import explain_result
+    from dualgrad.explain.network import explain_result
 
     assert explain_result(SPEC, batch=4).passed
     act = manual_acts.ACTIVATIONS["relu"]

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from dualgrad import explain_stack as es
-from dualgrad.cli import main
-from dualgrad.conv_stacks import EXAMPLE, ConvStack
+from dualgrad.cli.main import main
+from dualgrad.engine.conv_stacks import EXAMPLE, ConvStack
 from manual import layers as ML
 from manual import stack as manual_stack
 from manual.stack_spec import StackSpec

@@ -75,7 +75,7 @@ from hypothesis import given, reject, settings
 
 import manual
 from dualgrad import strategies as S
-from dualgrad.properties import near_a_kink, rounding_bounds
+from dualgrad.engine.properties import near_a_kink, rounding_bounds
 from manual.losses import get_loss
 from manual.activations import get_activation
 from manual.network import forward_with_cache

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 
 import manual
-from dualgrad.properties import gross_gradient, near_a_kink, network_gradients_match, within_rounding
-from dualgrad.strategies import network_cases
+from dualgrad.engine.properties import gross_gradient, near_a_kink, network_gradients_match, within_rounding
+from dualgrad.engine.strategies import network_cases
 from manual.spec import NetworkSpec
 from reference import bucketed
 

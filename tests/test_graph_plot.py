@@ -2,8 +2,8 @@
 
 import pytest
 
-from dualgrad.cli import main
-from dualgrad.graph_plot import draw_graph
+from dualgrad.cli.main import main
+from dualgrad.explain.graph_plot import draw_graph
 from manual.spec import NetworkSpec
 
 pytest.importorskip("matplotlib")
@@ -45,9 +45,9 @@ def test_bad_plot_files_are_refused_before_any_work(tmp_path, monkeypatch, capsy
 
 
 def test_without_matplotlib_the_error_says_how_to_install(tmp_path, monkeypatch, capsys):
-    import dualgrad.train
+    import dualgrad.apps.train
 
-    monkeypatch.setattr(dualgrad.train, "plot_support", lambda: False)
+    monkeypatch.setattr(dualgrad.apps.train, "plot_support", lambda: False)
     assert main(["explain", "--sizes", "2", "3", "1", "--plot", str(tmp_path / "g.png")]) == 2
     err = capsys.readouterr().err
     assert "pip install 'dualgrad[plot]'" in err and err.count("\n") == 1

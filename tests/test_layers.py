@@ -16,8 +16,8 @@ import pytest
 import manual.layers as M
 import reference.layers as R
 from dualgrad import check_layer
-from dualgrad.layer_cases import LAYERS, check
-from dualgrad.result import CheckResult
+from dualgrad.engine.layer_cases import LAYERS, check
+from dualgrad.engine.result import CheckResult
 
 PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "dev")
 LAYER_EXAMPLES = {"ci": 1000, "thorough": 20_000}.get(PROFILE, 150)

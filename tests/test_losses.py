@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 import manual
 import reference
-from dualgrad.compare import assert_close
+from dualgrad.engine.compare import assert_close
 from manual import losses as M
 from manual.spec import NetworkSpec
 from reference import losses as R

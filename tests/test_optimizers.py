@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 import manual.optimizers as mo
 import reference.optimizers as ro
-from dualgrad.compare import assert_trees_close
+from dualgrad.engine.compare import assert_trees_close
 
 # Tolerance, per leaf, elementwise: |manual − optax| ≤ RTOL·|optax| + RTOL·max|optax over the leaf|.
 # Both sides run the same elementwise float64 formulas in the same order, so they differ only where

@@ -2,7 +2,7 @@
 other stage (fsync, the final rename, a KeyboardInterrupt halfway through the bytes)
 leaves the previous file whole and no temporary file; a rejected load never changes
 the file it read. (Round trips, a failing write, pickled, truncated, corrupted and
-foreign files are in tests/test_persistence.py and dualgrad.bad_inputs.)"""
+foreign files are in tests/test_persistence.py and tests/fuzz/bad_inputs.py.)"""
 
 from __future__ import annotations
 

@@ -6,8 +6,8 @@ import json
 import numpy as np
 import pytest
 
-from dualgrad.cli import main
-from dualgrad.csv_data import detect_header, infer_task, read_rows, read_table
+from dualgrad.cli.main import main
+from dualgrad.apps.csv_data import detect_header, infer_task, read_rows, read_table
 
 FAST = ["--epochs", "30", "--hidden-sizes", "8", "--lr", "0.02", "--no-plots"]
 
@@ -210,7 +210,7 @@ def test_json_summary_early_stopping_schedule_dtype(tmp_path, capsys, iris_like)
 
 
 def test_standardisation_uses_the_training_rows_only(iris_like):
-    from dualgrad.train import Training
+    from dualgrad.apps.train import Training
 
     table = read_table(iris_like)
     run = Training(table.X, table.labels, hidden_sizes=[4], test_fraction=0.25, standardize=True, seed=3)
@@ -258,7 +258,7 @@ def test_final_losses_are_the_saved_weights_own_on_the_training_and_the_test_row
     print alike (this run's 0.22946 and 0.22949 were both printed as 0.2295)."""
     from manual import MLP
     from manual.network import loss
-    from dualgrad.train import Training, load_data
+    from dualgrad.apps.train import Training, load_data
 
     model = tmp_path / "m.npz"
     argv = ["train", "moons", "--hidden-sizes", "16", "--epochs", "100", "--lr", "0.01", "--no-plots"]

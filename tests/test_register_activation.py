@@ -17,10 +17,10 @@ from hypothesis import Phase, given, settings
 
 import manual
 from dualgrad import check_gradients, random_case
-from dualgrad.cli import main
-from dualgrad.properties import network_gradients_match
-from dualgrad.registry import register_activation, registered_activation, unregister_activation
-from dualgrad.strategies import activation_names, network_cases
+from dualgrad.cli.main import main
+from dualgrad.engine.properties import network_gradients_match
+from dualgrad.engine.registry import register_activation, registered_activation, unregister_activation
+from dualgrad.engine.strategies import activation_names, network_cases
 from manual import activations as manual_acts
 from manual import spec as _spec
 from manual.spec import NetworkSpec

@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 
 import dualgrad
 from dualgrad import check_layer
-from dualgrad.compare import leaf_error
-from dualgrad.registry import register_layer, registered_layer, unregister_layer
+from dualgrad.engine.compare import leaf_error
+from dualgrad.engine.registry import register_layer, registered_layer, unregister_layer
 from manual import stack as S
 from manual.layers import registered as manual_registered
 from manual.stack_spec import StackSpec
@@ -281,7 +281,7 @@ def test_check_layer_by_name_bad_arguments(rms, linear):
 PLUGIN = '''
 import numpy as np
 import jax.numpy as jnp
-from dualgrad.registry import register_layer
+from dualgrad.engine.registry import register_layer
 
 
 def rmsnorm_forward(x, gamma, eps=1e-5):
@@ -310,7 +310,7 @@ register_layer("rmsnorm", rmsnorm_forward, rmsnorm_backward, rmsnorm, param_shap
 @pytest.mark.parametrize("dx, status", [("dx_hat - x_hat * (dx_hat * x_hat).mean(axis=-1, keepdims=True)", 0),
                                         ("dx_hat", 1)])
 def test_explain_shows_the_registered_layer_with_its_errors(tmp_path, capsys, dx, status):
-    from dualgrad.cli import main
+    from dualgrad.cli.main import main
 
     plugin = tmp_path / "my_layer.py"
     plugin.write_text(PLUGIN.replace("{DX}", dx))
@@ -330,7 +330,7 @@ def test_explain_shows_the_registered_layer_with_its_errors(tmp_path, capsys, dx
 
 
 def test_explain_parses_a_registered_layers_hyperparameters(linear):
-    from dualgrad.explain_stack import derive_stack, render_stack, stack_from_arguments
+    from dualgrad.explain.stack import derive_stack, render_stack, stack_from_arguments
 
     spec = stack_from_arguments("linear:4 relu linear:2", [3], None)
     assert spec.layers == (("linear", 4), ("relu",), ("linear", 2))
@@ -340,7 +340,7 @@ def test_explain_parses_a_registered_layers_hyperparameters(linear):
 
 
 def test_explain_names_a_bad_registered_layer_in_one_line(tmp_path, capsys):
-    from dualgrad.cli import main
+    from dualgrad.cli.main import main
 
     plugin = tmp_path / "my_layer.py"
     plugin.write_text(PLUGIN.replace("{DX}", "dx_hat"))

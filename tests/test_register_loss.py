@@ -11,11 +11,11 @@ from hypothesis import given, settings
 
 import manual
 from dualgrad import check_gradients, check_implementation, random_case
-from dualgrad.cli import main
-from dualgrad.diagnose import check_activation, check_loss
-from dualgrad.properties import network_gradients_match
-from dualgrad.registry import register_loss, registered_activation, registered_loss, unregister_loss
-from dualgrad.strategies import network_cases
+from dualgrad.cli.main import main
+from dualgrad.engine.diagnose import check_activation, check_loss
+from dualgrad.engine.properties import network_gradients_match
+from dualgrad.engine.registry import register_loss, registered_activation, registered_loss, unregister_loss
+from dualgrad.engine.strategies import network_cases
 from reference import bucketed
 
 
@@ -77,7 +77,7 @@ def test_verify_and_explain_use_a_registered_loss(tmp_path, capsys):
     plugin = tmp_path / "my_loss.py"
     plugin.write_text(
         "import sys\nsys.path.insert(0, %r)\n" % str(__import__("pathlib").Path(__file__).parent)
-        + "from dualgrad.registry import register_loss\n"
+        + "from dualgrad.engine.registry import register_loss\n"
         + "from test_register_loss import logcosh, logcosh_jax\n"
         + "register_loss('logcosh', logcosh, logcosh_jax)\n")
     try:
@@ -142,7 +142,7 @@ def test_kink_either_accepts_the_other_side_at_zero_in_the_grid_too():
 
 
 def test_sigmoid_head_with_mse_is_a_registered_loss_on_both_sides():
-    from dualgrad.losses_extra import ensure_sigmoid_mse
+    from dualgrad.engine.losses_extra import ensure_sigmoid_mse
 
     name = ensure_sigmoid_mse()
     assert ensure_sigmoid_mse() == name == "sigmoid_mse"  # idempotent

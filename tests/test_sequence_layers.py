@@ -1,6 +1,6 @@
 """RNN, LSTM, temporal affine, temporal softmax loss and GELU (issue 20) against jax.vjp of their twins.
 
-The property (dualgrad.sequence_properties.matches) runs every forward and backward with a random
+The property (dualgrad.engine.sequence_properties.matches) runs every forward and backward with a random
 upstream gradient for every output, over drawn N, T (1 included), D, H, in float64 (EXAMPLES:
 1,000 per function in the ci profile) and float32; the step and whole-sequence functions
 separately. Then the derivations case by case: the whole sequence is the loop of steps, the loss
@@ -19,7 +19,7 @@ from hypothesis import given, settings
 import manual.layers as M
 import reference.layers as R
 from dualgrad import check_layer
-from dualgrad import sequence_properties as P
+from dualgrad.engine import sequence_properties as P
 from manual import activations as A
 from sequence_helpers import EXAMPLES, FLOAT32_EXAMPLES, run_property
 

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dualgrad.compare import leaf_error
+from dualgrad.engine.compare import leaf_error
 from manual import stack as S
 from manual.stack_spec import PARAM_NAMES, StackSpec
 from reference import stack as RS
@@ -67,7 +67,7 @@ def test_a_wrong_layer_in_a_stack_is_caught_and_shrunk(monkeypatch):
     """The batchnorm without its variance path, inside stacks: found and shrunk to a short stack."""
     from hypothesis import find
 
-    from dualgrad.layer_bugs import bn_without_variance_path
+    from dualgrad.bugs.layers import bn_without_variance_path
 
     monkeypatch.setitem(S._BACKWARD, "batchnorm", bn_without_variance_path)
 

@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 import manual.optimizers as mo
 import reference.bucketed as rb
 import reference.optimizers as ro
-from dualgrad.compare import assert_trees_close
-from dualgrad.strategies import batches, specs
+from dualgrad.engine.compare import assert_trees_close
+from dualgrad.engine.strategies import batches, specs
 from manual import MLP, NonFiniteError
 
 MAX_STEPS = 20

@@ -9,7 +9,7 @@ the backward's first paragraph after its '⇒').
 import jax.numpy as jnp
 import numpy as np
 
-from dualgrad.registry import register_layer
+from dualgrad.engine.registry import register_layer
 
 
 def rmsnorm_forward(x, gamma, eps=1e-5):

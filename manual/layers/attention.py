@@ -127,13 +127,6 @@ def _split_heads(X, h):
     return X.reshape(N, L, h, E // h).transpose(0, 2, 1, 3).reshape(N * h, L, E // h)
 
 
-def _rows_matmul(X, W):
-    """X (N, L, a) @ W (a, b) -> (N, L, b) as one 2-D product over the N·L rows.
-    NOTE: NumPy's 3-D @ 2-D does not call BLAS (numpy/numpy#8957) and is ~100 times slower."""
-    N, L, a = X.shape
-    return (X.reshape(N * L, a) @ W).reshape(N, L, W.shape[1])
-
-
 def _merge_heads(X, h):
     """(N·h, L, Dₕ) -> (N, L, h·Dₕ): the inverse of _split_heads."""
     Nh, L, Dh = X.shape
@@ -167,19 +160,19 @@ def multihead_attention_forward(query, key, value, Wq, bq, Wk, bk, Wv, bv, Wo, b
     query (N, T, E), key and value (N, S, E), each W (E, E), each b (E,), num_heads h dividing E,
     mask None or (T, S) bool (shared by every head) -> out (N, T, E), cache."""
     query, key, value, h = _projection_checks(query, key, value, Wq, bq, Wk, bk, Wv, bv, Wo, bo, num_heads)
-    Q = _rows_matmul(query, Wq) + bq  # (N, T, E) @ (E, E) + (E,) -> (N, T, E)
-    K = _rows_matmul(key, Wk) + bk  # (N, S, E)
-    V = _rows_matmul(value, Wv) + bv  # (N, S, E)
+    Q = query @ Wq + bq  # (N, T, E) @ (E, E) + (E,) -> (N, T, E)
+    K = key @ Wk + bk  # (N, S, E)
+    V = value @ Wv + bv  # (N, S, E)
     A, heads = attention_forward(_split_heads(Q, h), _split_heads(K, h), _split_heads(V, h), mask)  # (N·h, T, Dₕ)
     Y = _merge_heads(A, h)  # (N, T, E) the heads side by side
-    out = _rows_matmul(Y, Wo) + bo  # (N, T, E) @ (E, E) + (E,) -> (N, T, E)
+    out = Y @ Wo + bo  # (N, T, E) @ (E, E) + (E,) -> (N, T, E)
     return out, MultiheadAttentionCache(query, key, value, Wq, Wk, Wv, Wo, Y, heads, h)
 
 
 def _affine_grads(x, dz, W):
     """z = x W + b over (N, L) rows  ⇒  dx = dz Wᵀ, dW = Σₙₗ xᵀ dz, db = Σₙₗ dz."""
     E_in, E_out = W.shape
-    dx = _rows_matmul(dz, W.T)  # (N, L, E_out) @ (E_out, E_in) -> (N, L, E_in)
+    dx = dz @ W.T  # (N, L, E_out) @ (E_out, E_in) -> (N, L, E_in)
     dW = x.reshape(-1, E_in).T @ dz.reshape(-1, E_out)  # (E_in, N·L) @ (N·L, E_out) -> (E_in, E_out)
     db = dz.sum(axis=(0, 1))  # (E_out,)
     return dx, dW, db

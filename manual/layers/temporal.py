@@ -39,8 +39,9 @@ def temporal_affine_forward(x, w, b):
         raise ValueError(f"x must have shape (N, T, {D}) to match w {w.shape}, got {x.shape}")
     b = checks.float_array(b, "b", shape=(M,), what=f"shape ({M},) (M, the columns of w)")
     N, T, _ = x.shape
-    # NOTE: one 2-D product over the N·T rows: NumPy's (N, T, D) @ (D, M) does not call BLAS
-    # (numpy/numpy#8957), and is ~100 times slower at N·T = 1024, D = 64, M = 256
+    # NOTE: one 2-D product over the N·T rows: NumPy's (N, T, D) @ (D, M) multiplies the N blocks
+    # one by one (numpy/numpy#8957): 3.8 ms against 2.0 ms at N, T, D, M = 16, 64, 64, 256 with one
+    # BLAS thread, 240 ms against 23 ms with two threads on the loaded 2-core machine
     out = (x.reshape(N * T, D) @ w).reshape(N, T, M) + b  # (N·T, D) @ (D, M) -> (N, T, M), + (M,)
     return out, TemporalAffineCache(x, w)
 

@@ -26,8 +26,10 @@ import numpy as np
 from manual.activations import ACTIVATIONS, BUILT_IN
 from manual.spec import NetworkSpec
 
-from .check import RTOL, ATOL, GradientRow, _num, check_gradients, random_case
-from .compare import leaf_error, network_scale
+from ..engine.check import check_gradients, random_case
+from ..engine.compare import ATOL, RTOL
+from ..engine.report import GradientRow, _num
+from ..engine.compare import leaf_error, network_scale
 
 FORMATS = ("text", "markdown")
 

@@ -79,26 +79,14 @@ import os
 import sys
 from typing import List, Optional
 
+from ..engine.report import LOSS_ABBREVIATIONS, describe_network
+from .common import (DEFAULT_PLOTS, CliError, _check_reference_twins, _import_argument, _load_plugins,
+                     _nonnegative, _Parser, _positive, _Progress)
+
 # NOTE: nothing heavy at import time: jax is imported by the subcommands that need it,
 # so `dualgrad --help` and argument errors answer at once.
 
 DEFAULT_EXAMPLES = 60
-DEFAULT_PLOTS = "plots"  # train's plot directory, relative to the working directory
-
-
-class CliError(Exception):
-    """Bad input: reported as one line `dualgrad: error: ...`, exit status 2."""
-
-
-class _Parser(argparse.ArgumentParser):
-    """Options are spelled out in full: a typo such as --size is an error, not a silent --sizes."""
-
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("allow_abbrev", False)
-        super().__init__(*args, **kwargs)
-
-    def error(self, message):  # one line instead of usage + message, and no sys.exit
-        raise CliError(message)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -126,7 +114,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import __version__
+    from .. import __version__
 
     parser = _Parser(prog="dualgrad", description="Hand-written NumPy backprop, checked against jax.grad.")
     parser.add_argument("--version", action="version", version=f"dualgrad {__version__}")
@@ -164,7 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train an MLP on a toy data set or a CSV file",
                            description="DATASET: xor, blobs, moons, circles, spirals, or a CSV path "
                                        "(label in the last column unless --label-column).")
-    from .train_command import add_predict_arguments, add_train_arguments, run_predict, run_train
+    from .train import add_predict_arguments, add_train_arguments, run_predict, run_train
 
     add_train_arguments(train, _import_argument)
     train.set_defaults(run=run_train)
@@ -173,34 +161,6 @@ def build_parser() -> argparse.ArgumentParser:
     add_predict_arguments(predict)
     predict.set_defaults(run=run_predict)
     return parser
-
-
-def _import_argument(p):
-    p.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE",
-                   help="import a module or .py file first (for its register_activation calls); repeatable")
-
-
-def _load_plugins(args):
-    """Import every --import target; any failure is bad input (exit 2), named in one line."""
-    from .registry import import_plugin
-
-    for target in args.imports:
-        try:
-            import_plugin(target)
-        except Exception as err:  # the user's own code: report it, never a traceback
-            raise CliError(f"--import {target}: {type(err).__name__}: {err}") from None
-
-
-def _check_reference_twins(names):
-    """Every registered activation must have a JAX twin: `reference.bucketed` compiles one branch
-    per activation name, so a single missing twin stops every check, not only those using it."""
-    from manual import spec as _spec
-    from reference import activations as ref_acts
-
-    missing = [name for name in [*names, *_spec.ACTIVATION_NAMES] if name not in ref_acts.ACTIVATIONS]
-    if missing:
-        raise CliError(f"activation {missing[0]!r} is registered with manual but has no JAX twin: "
-                       "call reference.register_activation too")
 
 
 def _network_arguments(p, sizes_required: bool):
@@ -226,16 +186,6 @@ def _spec_from(sizes, hidden, loss, l2):
         return NetworkSpec(sizes, hidden[0] if len(hidden) == 1 else hidden, loss, l2 or 0.0)
     except (TypeError, ValueError) as err:
         raise CliError(str(err)) from None
-
-
-def _positive(value, flag):
-    if value is not None and value < 1:
-        raise CliError(f"{flag} must be a positive int, got {value}")
-
-
-def _nonnegative(value, flag):
-    if value is not None and not (0.0 <= value < float("inf")):
-        raise CliError(f"{flag} must be a finite non-negative number, got {value}")
 
 
 # ---- verify -----------------------------------------------------------------
@@ -264,7 +214,7 @@ def _verify(args) -> int:
     from manual import spec as _spec
 
     _check_reference_twins(spec.hidden if spec is not None else (args.hidden or _spec.ACTIVATION_NAMES))
-    from .check import check_gradients, random_case, sweep_cases
+    from ..engine.check import check_gradients, random_case, sweep_cases
 
     if spec is not None:
         cases = [(spec, *random_case(spec, args.batch or 32, args.seed))]
@@ -311,16 +261,6 @@ def _check_sweep_names(hidden, loss):
         raise CliError(f"unknown loss {loss!r}; valid names: {', '.join(_spec.LOSS_NAMES)}")
 
 
-LOSS_ABBREVIATIONS = {"binary_cross_entropy": "bce", "cross_entropy": "ce", "mse": "mse"}
-
-
-def describe_network(spec, batch) -> str:
-    """'10-64-3 relu ce N=32' (and 'λ=0.01' with L2): sizes, hidden activations, loss, batch."""
-    hidden = "/".join(spec.hidden) if spec.hidden else "-"
-    l2 = f" λ={spec.l2:g}" if spec.l2 else ""
-    return f"{'-'.join(map(str, spec.sizes))} {hidden} {LOSS_ABBREVIATIONS.get(spec.loss, spec.loss)} N={batch}{l2}"
-
-
 def _sweep_heading(reports, seed) -> str:
     acts = sorted({name for r in reports for name in r.spec.hidden})
     losses = sorted({r.spec.loss for r in reports})
@@ -330,7 +270,7 @@ def _sweep_heading(reports, seed) -> str:
 
 
 def verify_table(reports, fd: bool) -> str:
-    from .check import summary_text, table_lines
+    from ..engine.report import summary_text, table_lines
 
     rows, ids, names = [], [], []
     for k, report in enumerate(reports, start=1):
@@ -353,7 +293,7 @@ def verify_table(reports, fd: bool) -> str:
 
 
 def verify_json(reports, seed, fd) -> dict:
-    from . import __version__
+    from .. import __version__
 
     leaves = [row for report in reports for row in report]
     return {
@@ -368,31 +308,6 @@ def verify_json(reports, seed, fd) -> dict:
         "n_failed_leaves": sum(not row.passed for row in leaves),
         "networks": [{"id": k, **r.to_dict()} for k, r in enumerate(reports, start=1)],
     }
-
-
-class _Progress:
-    """`[#####.....] 30/60` redrawn on one line of stderr; silent when stderr is not a terminal
-    (CI logs stay clean)."""
-
-    def __init__(self, total, stream, width=30):
-        self.total, self.stream, self.width, self.done = total, stream, width, 0
-        self.active = total > 1 and hasattr(stream, "isatty") and stream.isatty()
-
-    def step(self):
-        self.done += 1
-        if self.active:
-            filled = self.width * self.done // self.total
-            self.stream.write(f"\r[{'#' * filled}{'.' * (self.width - filled)}] {self.done}/{self.total}")
-            self.stream.flush()
-
-    def clear(self):
-        """Erase the bar (before a line goes to stdout on the same terminal); the next step redraws it."""
-        if self.active:
-            self.stream.write("\r" + " " * (self.width + 20) + "\r")
-            self.stream.flush()
-
-    def close(self):
-        self.clear()
 
 
 # ---- explain ----------------------------------------------------------------
@@ -414,12 +329,12 @@ def _explain(args) -> int:
     _check_reference_twins(spec.hidden)
     if args.plot is not None:
         _check_plot_file(args.plot)
-    from .explain import explain_result
+    from ..explain.network import explain_result
 
     result = explain_result(spec, batch=args.batch or 32, seed=args.seed, fmt=args.format, values=args.values)
     print(result.text)
     if args.plot is not None:
-        from .graph_plot import draw_graph
+        from ..explain.graph_plot import draw_graph
 
         try:
             draw_graph(spec, args.plot, batch=args.batch or 32, seed=args.seed)
@@ -437,7 +352,7 @@ def _explain_stack(args) -> int:
         raise CliError(f"{', '.join(given)} {'is' if len(given) == 1 else 'are'} for --sizes networks, not --stack")
     if args.input is None:
         raise CliError("--stack needs --input: D features (the vocabulary for an embedding first) or C H W")
-    from .explain_stack import derive_stack, render_stack, stack_from_arguments
+    from ..explain.stack import derive_stack, render_stack, stack_from_arguments
 
     try:
         stack = stack_from_arguments(args.stack, args.input, args.loss)
@@ -450,7 +365,7 @@ def _explain_stack(args) -> int:
 
 def _check_plot_file(path):
     """--plot FILE: a .png or .svg in an existing directory, and matplotlib installed (else exit 2 at once)."""
-    from .train import PLOT_INSTALL, plot_support
+    from ..apps.train import PLOT_INSTALL, plot_support
 
     if os.path.splitext(path)[1].lower() not in (".png", ".svg"):
         raise CliError(f"--plot {path}: the file must end in .png or .svg")

@@ -17,10 +17,10 @@ from typing import Callable, NamedTuple, Optional
 import numpy as np
 
 import manual.layers as M
-from manual.layers import batchnorm as BN
+
 from manual.layers import checks
 
-from .layer_cases import LAYERS, check, loss_as_layer
+from ..engine.layer_cases import LAYERS, check, loss_as_layer
 
 
 class LayerMutation(NamedTuple):

@@ -38,7 +38,7 @@ from hypothesis import strategies as st
 
 from manual.spec import NetworkSpec
 
-from . import strategies as good
+from dualgrad.engine import strategies as good
 
 # ---------------------------------------------------------------- the case type
 
@@ -421,7 +421,7 @@ def _network_entries():
     import reference
     from reference import bucketed
 
-    from .check import check_gradients
+    from dualgrad import check_gradients
 
     return {
         "manual.forward": (manual.forward, False, True),
@@ -1224,7 +1224,7 @@ class CliRejected(ValueError):
 def cli_call(argv):
     """Run `dualgrad.cli.main(argv)`; raise CliRejected(the error line) if it rejected the input as
     the contract says, else return (status, stdout, stderr) so the test shows what happened."""
-    from .cli import main
+    from dualgrad.cli import main
 
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
@@ -1371,7 +1371,7 @@ def _predict_kind(draw):
     with open(train, "w") as f:
         f.write("a,b,y\n" + "".join(f"{i % 5}.5,{i % 3}.25,{i % 2}\n" for i in range(24)))
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        from .cli import main
+        from dualgrad.cli import main
 
         assert main(["train", train, "--epochs", "1", "--hidden-sizes", "3", "--no-plots", "--save", model]) == 0
     with open(data, "w") as f:
@@ -1401,7 +1401,7 @@ def _predict_kind(draw):
         with open(train, "w") as f:
             f.write("a,b,y\n" + "".join(f"{i % 5}.5,{i % 3}.25,{i * 1.37:.2f}\n" for i in range(24)))
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-            from .cli import main
+            from dualgrad.cli import main
 
             assert main(["train", train, "--epochs", "1", "--hidden-sizes", "3", "--no-plots", "--save", model]) == 0
         args.append("--proba")
@@ -1716,7 +1716,7 @@ register("manual.stack_spec.StackSpec", "bad layer", _stack_spec)
 
 
 def _check_layer_args(draw):
-    from dualgrad.layer_check import check_layer
+    from dualgrad.engine.layer_check import check_layer
 
     kwargs = draw(st.sampled_from([dict(shapes=None), dict(shapes=("N",), examples=0), dict(shapes=("N", 0)),
                                    dict(shapes=("N",), seed=-1), dict(shapes=("N",), dims={"N": (3, 1)})]))
@@ -1753,7 +1753,7 @@ def _impl_case(draw):
 
 def _impl_returns(what, wrap, expect):
     def build(draw):
-        from .check import check_gradients
+        from dualgrad import check_gradients
 
         spec, params, X, y = _impl_case(draw)
 
@@ -1775,7 +1775,7 @@ _impl_returns("returns a NaN loss", lambda loss, g: (np.nan, g), r"expected a fi
 
 
 def _impl_raises(draw):
-    from .check import check_gradients
+    from dualgrad import check_gradients
 
     spec, params, X, y = _impl_case(draw)
 
@@ -1789,7 +1789,7 @@ register("dualgrad.check_gradients(impl=)", "the function raises", _impl_raises)
 
 
 def _impl_params_layout(draw):
-    from .check import check_gradients
+    from dualgrad import check_gradients
 
     spec, params, X, y = _impl_case(draw)
     bias = draw(st.sampled_from(["vector", "column"]))  # params hold (1, fan_out) rows
@@ -1800,8 +1800,8 @@ register("dualgrad.check_gradients(impl=)", "params not in the named bias layout
 
 
 def _impl_args(draw):
-    from .check import check_gradients
-    from .user_check import check_implementation
+    from dualgrad import check_gradients
+    from dualgrad import check_implementation
 
     spec, params, X, y = _impl_case(draw)
     call, expect = draw(st.sampled_from([
@@ -1827,7 +1827,7 @@ register("dualgrad.check_implementation", "bad argument or convention", _impl_ar
 
 
 def _register_loss_args(draw):
-    from .registry import register_loss
+    from dualgrad.engine.registry import register_loss
 
     def value(s, Y):
         return 0.0, s * 0
@@ -1868,7 +1868,7 @@ def _layer_tables():
 
 
 def _register_layer_args(draw):
-    from .registry import register_layer
+    from dualgrad.engine.registry import register_layer
 
     f, b, j = _layer_fns()
     shapes = lambda D: [(D,)]  # noqa: E731
@@ -1891,7 +1891,7 @@ register("dualgrad.register_layer", "bad name, function or declaration", _regist
 
 
 def _check_layer_name(draw):
-    from dualgrad.layer_check import check_layer
+    from dualgrad.engine.layer_check import check_layer
 
     f, b, j = _layer_fns()
     args, kwargs, expect = draw(st.sampled_from([
@@ -1904,7 +1904,7 @@ def _check_layer_name(draw):
     ]))
 
     def call():
-        from .registry import registered_layer
+        from dualgrad.engine.registry import registered_layer
 
         with registered_layer("mine", f, b, j, param_shapes=lambda D: [(D,)]):
             return check_layer(*args, **kwargs)
@@ -1927,7 +1927,7 @@ def _stack_spec_user_layer(draw):
     ]))
 
     def call():
-        from .registry import registered_layer
+        from dualgrad.engine.registry import registered_layer
 
         with registered_layer("mine", f, b, j, param_shapes=lambda D: [(D,)]), \
                 registered_layer("wide", f, b, j, hyper=("M",), out_width=lambda D, M: M,
@@ -1939,7 +1939,8 @@ def _stack_spec_user_layer(draw):
 
 register("manual.stack_spec.StackSpec", "a registered layer with wrong arguments", _stack_spec_user_layer)
 
-_LAYER_FILE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs", "examples",
+_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the repository
+_LAYER_FILE = os.path.join(_ROOT, "docs", "examples",
                            "rmsnorm_layer.py")
 _cli_kind("explain --stack with a registered layer wrongly written",
           st.sampled_from([["explain", "--stack", "dense:4 rmsnorm:2 dense:2", "--input", "3", "--import", _LAYER_FILE],
@@ -1948,7 +1949,7 @@ _cli_kind("explain --stack with a registered layer wrongly written",
                            ["explain", "--stack", "rmsnorm dense:2", "--input", "1", "8", "8", "--import", _LAYER_FILE]]),
           r"takes 0 finite number|must be numbers|unknown layer 'no_such_layer'|needs rows \(N, D\)")
 
-_IMPL_FILE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs", "examples", "my_net.py")
+_IMPL_FILE = os.path.join(_ROOT, "docs", "examples", "my_net.py")
 _IMPL = ["verify", "--hidden", "relu", "--loss", "binary_cross_entropy", "--bias", "row", "--examples", "2"]
 _cli_kind("--impl target that does not load",
           st.sampled_from([_IMPL + ["--impl", "no_such_file.py:fn"], _IMPL + ["--impl", "no_such_module_xyz:fn"],

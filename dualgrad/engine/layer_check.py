@@ -59,6 +59,7 @@ Describing the arrays (this is how a 4-D conv layer with stride and padding is c
 
 from __future__ import annotations
 
+import itertools
 import math
 import numbers
 from dataclasses import dataclass, field
@@ -546,7 +547,7 @@ def check_layer(forward, backward=None, jax_fn=None, shapes=None, params=None, e
     its LayerReport. Never raises for a wrong layer; ValueError/TypeError for bad arguments.
 
     check_layer(name, examples=200, seed=0, dims=..., hyper=...) checks a layer registered with
-    `dualgrad.registry.register_layer` by its name (see `dualgrad.registry.check_registered_layer`)."""
+    `dualgrad.registry.register_layer` by its name (see `check_registered_layer` below)."""
     if isinstance(forward, str):
         if backward is not None or jax_fn is not None or shapes is not None or params is not None:
             raise TypeError(f"check_layer({forward!r}) checks the registered layer {forward!r}: give no "
@@ -554,8 +555,6 @@ def check_layer(forward, backward=None, jax_fn=None, shapes=None, params=None, e
                             "dims, hyper, scale")
         if ids is not None or bucket is not None or valid is not None:
             raise TypeError(f"check_layer({forward!r}): ids, bucket and valid are not for registered layers")
-        from .registry import check_registered_layer
-
         return check_registered_layer(forward, examples, seed, dims=dims, hyper=hyper, scale=scale)
     for fn, what in ((forward, "forward(x, *params, **hyper)"), (backward, "backward(dout, cache)"),
                      (jax_fn, "jax_fn(x, *params, **hyper)")):
@@ -594,3 +593,71 @@ def run_check(forward, backward, jax_fn, config: LayerConfig, examples: int, see
     except Unsatisfiable:
         raise ValueError("no valid case could be drawn: `valid` rejects (almost) every drawn shape") from None
     return CheckResult(True, calls[0], seed=seed)
+
+
+# ---------------------------------------------------------------- a registered layer, by name
+
+
+def check_registered_layer(name: str, examples: int = 200, seed: int = 0, *, dims=None, hyper=None,
+                           scale=(-1.0, 1.0)):
+    """`check_layer(name)`: the layer property on the registered layer `name` (its forward and backward
+    against jax.vjp of its jax_fn; random upstream gradient, adjoint identity, purity).
+
+    dims   -- {"N": (lo, hi) | [values] | int, "D": [values] | (lo, hi) | int}: the batch and the
+              incoming widths (default N (1, 4), D [1, 2, 3, 5]). Each D gives its own parameter shapes
+              (param_shapes(D)), so the examples are shared out over the widths, smallest first.
+    hyper  -- {name: value or [values]} for each of the layer's hyperparameters (required if it has any).
+    Returns a CheckResult; a failure's message ends with the case, D included ("case: D=2 N=1 ...")."""
+    from manual.layers import registered as _manual_layers
+    from reference.layers import registered as _reference_layers
+
+    if not isinstance(name, str) or name not in _manual_layers.LAYERS or name not in _reference_layers.LAYERS:
+        known = ", ".join(_manual_layers.LAYERS) or "none registered"
+        raise ValueError(f"check_layer({name!r}): not a registered layer (registered: {known}); "
+                         "register it with dualgrad.registry.register_layer, or pass forward, backward, jax_fn")
+    entry = _manual_layers.LAYERS[name]
+    jax_fn = _reference_layers.LAYERS[name][0]
+    examples = _int(examples, "examples", 1)
+    seed = _int(seed, "seed", 0)
+    dims = {} if dims is None else dims
+    if not isinstance(dims, dict) or set(dims) - {"N", "D"}:
+        raise ValueError(f"check_layer({name!r}): dims may give 'N' and 'D' only, got {dims!r}")
+    widths = _values(dims.get("D", [1, 2, 3, 5]), "dims['D']")
+    hyper = {} if hyper is None else hyper
+    if not isinstance(hyper, dict) or set(hyper) != set(entry.hyper):
+        raise ValueError(f"check_layer({name!r}): hyper must give a value (or a list of values) for each of "
+                         f"{list(entry.hyper)}, got {hyper!r}")
+    choices = [hyper[h] if isinstance(hyper[h], list) else [hyper[h]] for h in entry.hyper]
+    if any(not c for c in choices):
+        raise ValueError(f"check_layer({name!r}): a hyper list must hold at least one value")
+    configs = []
+    for D, values in itertools.product(widths, itertools.product(*choices)):
+        args = tuple(values)
+        shapes = _manual_layers.shapes_of(name, D, args)
+        names = _manual_layers.names_of(name, len(shapes))
+        config = layer_config({"x": ("N", D)}, dict(zip(names, shapes)), {"N": dims.get("N", (1, 4))},
+                              dict(zip(entry.hyper, args)), scale=scale)
+        configs.append((D, config))
+    per = max(1, -(-examples // len(configs)))
+    ran = 0
+    for D, config in configs:
+        result = run_check(entry.forward, entry.backward, jax_fn, config, per, seed)
+        ran += result.examples
+        if not result.passed:
+            message = result.message.replace("case: ", f"case: D={D} ", 1)
+            return CheckResult(False, ran, result.counterexample, message, result.report, seed)
+    return CheckResult(True, ran, seed=seed)
+
+
+def _values(spec, where):
+    import numbers
+
+    ok = lambda v: isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 1  # noqa: E731
+    if ok(spec):
+        return [int(spec)]
+    if isinstance(spec, tuple) and len(spec) == 2 and all(ok(v) for v in spec) and spec[0] <= spec[1]:
+        return list(range(int(spec[0]), int(spec[1]) + 1))
+    if isinstance(spec, list) and spec and all(ok(v) for v in spec):
+        return sorted(set(int(v) for v in spec))
+    raise ValueError(f"{where} must be an int >= 1, (lo, hi) with 1 <= lo <= hi, or a non-empty list of ints >= 1, "
+                     f"got {spec!r}")

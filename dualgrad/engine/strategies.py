@@ -38,7 +38,7 @@ from hypothesis import strategies as st
 from manual import spec as _spec
 from manual.spec import NetworkSpec
 
-from .check import random_labels
+from .cases import random_labels
 
 L2_STRENGTHS = [0.0, 0.0, 0.01, 0.5]  # l2 off half of the time
 ZERO_FRACTIONS = [0.0, 0.0, 0.3, 1.0]  # share of exact zeros in X

@@ -180,7 +180,7 @@ class Training:
 
     def check_first_step(self, fd: bool = False):
         """check_gradients of the initial weights on the first mini-batch (before any update)."""
-        from .check import check_gradients
+        from ..engine.check import check_gradients
 
         Xb, yb = self.first_batch()
         return check_gradients(self.spec, self.model.params, Xb, yb, fd=fd)

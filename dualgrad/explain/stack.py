@@ -29,8 +29,9 @@ from typing import Callable, List, NamedTuple, Optional, Tuple
 
 import numpy as np
 
-from .check import RTOL, ATOL, _num
-from .compare import leaf_error
+from ..engine.compare import ATOL, RTOL
+from ..engine.report import _num
+from ..engine.compare import leaf_error
 
 LOSSES = ("cross_entropy", "binary_cross_entropy", "mse", "hinge")
 TWIN_NAMES = {"conv": "conv2d", "maxpool": "maxpool2d", "avgpool": "avgpool2d"}
@@ -102,7 +103,7 @@ def as_stack(stack) -> Stack:
     """A `Stack` from a StackSpec, a ConvStack or a Stack."""
     from manual.stack_spec import StackSpec
 
-    from .conv_stacks import ConvStack
+    from ..engine.conv_stacks import ConvStack
 
     if isinstance(stack, Stack):
         return stack
@@ -117,7 +118,7 @@ def as_stack(stack) -> Stack:
 
 def _layer_name(layer) -> str:
     if layer[0] in ("conv", "maxpool", "avgpool"):
-        from .conv_stacks import describe_block
+        from ..engine.conv_stacks import describe_block
 
         return describe_block(layer)
     return " ".join(str(v) for v in layer)
@@ -348,7 +349,7 @@ def _array_text(a, indent: str) -> List[str]:
 
 
 def render_stack(d: StackDerivation, values: bool = False) -> str:
-    from .explain import head_derivation
+    from .network import head_derivation
 
     lines = [f"Stack {d.title}", "", "Parameters"]
     table = [("layer", "kind", "parameters", "count")]

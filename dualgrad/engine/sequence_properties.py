@@ -71,7 +71,8 @@ class Layer(NamedTuple):
 
 
 def describe(case: SeqCase) -> str:
-    dims = " ".join(f"{k}={v}" for k, v in case.dims)
+    used = {"H" if n == _G else n for _, names in LAYERS[case.layer].inputs for n in names}
+    dims = " ".join(f"{k}={v}" for k, v in case.dims if k in used)  # rnn_step draws T too, and ignores it
     extra = " ".join(f"{k}={v}" for k, v in case.static)
     mask = f" mask={case.mask}" if case.mask else ""
     return f"{case.layer} {dims}{' ' + extra if extra else ''}{mask} {case.dtype}"

@@ -29,7 +29,7 @@ from manual.spec import NetworkSpec
 from manual.validation import check_inputs, check_params, check_spec, encode_targets
 
 from . import implementation
-from .check import LOSS_RTOL, GradientReport, GradientRow, _fd_errors, _finite_differences, _num
+from .report import LOSS_RTOL, GradientReport, GradientRow, _fd_errors, _finite_differences, _num
 from .compare import leaf_error, network_scale
 from .conventions import Conventions
 from .result import CheckResult
@@ -437,7 +437,7 @@ def _leaf_line(report, row) -> str:
 
 
 def describe_case(spec: NetworkSpec, X=None, batch: Optional[int] = None) -> str:
-    from .cli import describe_network
+    from .report import describe_network
 
     return describe_network(spec, X.shape[0] if X is not None else batch)
 
@@ -531,7 +531,7 @@ def _cases(plan: _Plan, max_layers, max_width, max_batch, lo, hi):
 
     from manual import spec as _spec
 
-    from .check import random_labels
+    from .cases import random_labels
     from .strategies import _draw_parameters
 
     losses = st.sampled_from(plan.losses)

@@ -98,7 +98,7 @@ def check_loss(name: str) -> List[str]:
     from manual.validation import encode_targets
     from reference.losses import HEADS, get_loss as reference_loss
 
-    from .check import random_labels
+    from .cases import random_labels
 
     kind = _spec.LOSS_TARGETS[name]
     k = {"binary": 1, "classes": 3, "real": 2}[kind]

@@ -21,8 +21,8 @@ derandomized and keeps no example database.
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-from typing import Any, Callable, NamedTuple, Optional, Tuple
+import time
+from typing import NamedTuple, Optional, Tuple
 
 import numpy as np
 from hypothesis import HealthCheck, Phase, find, settings
@@ -32,16 +32,9 @@ from manual import activations as A
 from manual import losses as LS
 from manual import network as NW
 
-from .properties import network_gradients_match
-from .strategies import network_cases
-
-
-class Patch(NamedTuple):
-    """Replace `owner[key]` (a dict) or `owner.key` (a module) by `make(original)`."""
-
-    owner: Any
-    key: str
-    make: Callable[[Any], Any]
+from ..engine.properties import network_gradients_match
+from ..engine.strategies import network_cases
+from .patching import Patch, Result, injected
 
 
 class Mutation(NamedTuple):
@@ -241,38 +234,6 @@ CATALOG: Tuple[Mutation, ...] = (
 )
 
 
-@contextmanager
-def injected(mutation: Mutation):
-    """Install the mutation's patches into `manual`, and restore the originals afterwards."""
-    saved = []
-    try:
-        for owner, key, make in mutation.patches:
-            is_dict = isinstance(owner, dict)
-            original = owner[key] if is_dict else getattr(owner, key)
-            saved.append((owner, key, original, is_dict))
-            if is_dict:
-                owner[key] = make(original)
-            else:
-                setattr(owner, key, make(original))
-        yield
-    finally:
-        for owner, key, original, is_dict in reversed(saved):
-            if is_dict:
-                owner[key] = original
-            else:
-                setattr(owner, key, original)
-
-
-class Result(NamedTuple):
-    name: str
-    drawn_from: str  # the hunt's restriction, or "any network"
-    caught: bool
-    examples: Optional[int]  # examples generated up to and including the first failing one
-    calls: int  # property calls in all, shrinking included
-    counterexample: str  # the shrunk case: sizes, hidden, loss, l2, N
-    message: str  # the property's failure on the shrunk case, first line
-
-
 def describe_case(case) -> str:
     spec, _, X, _ = case
     hidden = f" hidden={list(spec.hidden)}" if spec.hidden else ""
@@ -331,42 +292,18 @@ def table(results) -> str:
     return "\n".join(lines)
 
 
-def main(argv=None) -> int:
-    import argparse
-    import time
-
-    parser = argparse.ArgumentParser(description="Inject each classic backprop mistake and hunt it with the property.")
-    parser.add_argument("--max-examples", type=int, default=300, help="examples per mutation before giving up (300)")
-    parser.add_argument("--messages", action="store_true", help="also print each shrunk failure's message")
-    args = parser.parse_args(argv)
+def run_all(max_examples: int = 300, messages: bool = False) -> tuple:
+    """(text, all caught): the table of the network mistakes (and each shrunk failure's message)."""
     start = time.perf_counter()
-    results = [run(m, args.max_examples) for m in CATALOG]
-    print(table(results))
+    results = [run(m, max_examples) for m in CATALOG]
+    text = table(results)
     caught = [r for r in results if r.caught]
-    if args.messages:
-        print()
-        for r in caught:
-            print(f"- {r.name}: {r.message}")
+    if messages:
+        text += "\n\n" + "\n".join(f"- {r.name}: {r.message}" for r in caught)
     if caught:
         examples = sorted(r.examples for r in caught)
-        print(f"\n{len(caught)} of {len(results)} mutations caught; examples until caught: median "
-              f"{examples[len(examples) // 2]}, max {examples[-1]} (of at most {args.max_examples}); "
-              f"{time.perf_counter() - start:.1f} s in all, shrinking included")
-    from .layer_bugs import run_all as layer_catalog  # the layers' mistakes (issue 12)
+        text += (f"\n\n{len(caught)} of {len(results)} mutations caught; examples until caught: median "
+                 f"{examples[len(examples) // 2]}, max {examples[-1]} (of at most {max_examples}); "
+                 f"{time.perf_counter() - start:.1f} s in all, shrinking included")
+    return text, len(caught) == len(results)
 
-    layer_text, layers_caught = layer_catalog(args.max_examples, args.messages)
-    print("\n" + layer_text)
-    from .conv_bugs import run_all as conv_catalog  # convolution and pooling (issue 13)
-
-    conv_text, conv_caught = conv_catalog(args.max_examples, args.messages)
-    print("\n" + conv_text)
-    # the fast path's, the optimizers' and the estimator's mistakes (issue 16), with their own properties
-    from .state_bugs import run_all as state_catalog
-
-    state_text, states_caught = state_catalog(min(args.max_examples, 100), args.messages)
-    print("\n" + state_text)
-    return 0 if len(caught) == len(results) and layers_caught and conv_caught and states_caught else 1
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

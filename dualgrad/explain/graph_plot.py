@@ -1,6 +1,6 @@
 """The network as a computation graph: `dualgrad explain --sizes 2 8 1 --plot graph.png`.
 
-    from dualgrad.graph_plot import draw_graph
+    from dualgrad.explain.graph_plot import draw_graph
     draw_graph(NetworkSpec([2, 8, 1], "relu", "binary_cross_entropy"), "graph.png", batch=4)
 
 The top half is the forward pass, left to right: X = a0, then per layer l the node
@@ -24,8 +24,8 @@ import os
 
 from manual.spec import NetworkSpec
 
-from .check import _num
-from .explain import derivation, formula
+from ..engine.report import _num
+from .network import derivation, formula
 
 SUFFIXES = (".png", ".svg")
 FORWARD = "#1f4e79"  # dark blue

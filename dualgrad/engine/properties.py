@@ -14,7 +14,7 @@ from hypothesis import reject
 import manual
 from reference import bucketed
 
-from .check import SMOOTH
+from .report import SMOOTH
 from .compare import assert_close, assert_grads_close
 
 # Where the two sides may legitimately disagree: a unit of a non-smooth activation (relu,

@@ -1,4 +1,4 @@
-"""The `train` and `predict` subcommands of `dualgrad` (registered by dualgrad/cli.py).
+"""The `train` and `predict` subcommands of `dualgrad` (registered by dualgrad/cli/main.py).
 
     dualgrad train DATA.csv [--test-fraction 0.25] [--no-standardize] [--save model.npz] [--json]
     dualgrad predict model.npz DATA.csv [--proba] [--out predictions.csv]
@@ -109,7 +109,7 @@ def _schedule(text, lr):
     """A manual.optimizers schedule from --schedule, or CliError."""
     from manual import optimizers as mo
 
-    from .cli import CliError
+    from .common import CliError
 
     name, _, rest = text.partition(":")
     try:
@@ -145,8 +145,9 @@ def _fmt_apart(a: float, b: float):
 def run_train(args) -> int:
     import numpy as np
 
-    from . import cli
-    from .cli import CliError, _Progress, describe_network
+    from . import common as cli
+    from ..engine.report import describe_network
+    from .common import CliError, _Progress
 
     cli._load_plugins(args)
     for value, flag in ((args.epochs, "--epochs"), (args.batch_size, "--batch-size"),
@@ -172,7 +173,7 @@ def run_train(args) -> int:
     hidden = args.hidden[0] if len(args.hidden) == 1 else args.hidden
     if args.check:
         cli._check_reference_twins(args.hidden)
-    from .train import DATASET_NAMES, PLOT_INSTALL, Training, load_data, plot_support
+    from ..apps.train import DATASET_NAMES, PLOT_INSTALL, Training, load_data, plot_support
 
     if args.no_plots and args.out is not None:
         raise CliError("--out and --no-plots exclude each other")
@@ -203,7 +204,7 @@ def run_train(args) -> int:
             if task == "regression":
                 raise ValueError(f"{args.dataset} is a classification data set; --task regression needs a CSV file")
         else:
-            from .csv_data import infer_task, read_table
+            from ..apps.csv_data import infer_task, read_table
 
             if not os.path.exists(args.dataset) and not args.dataset.lower().endswith(".csv") and "/" not in args.dataset:
                 raise ValueError(f"unknown data set {args.dataset!r}: not one of {', '.join(DATASET_NAMES)}, "
@@ -215,7 +216,7 @@ def run_train(args) -> int:
             names, label_name, n_dropped = table.feature_names, table.label_name, table.n_dropped
             task = args.task or ("regression" if args.loss == "mse" else infer_task(labels))
             if task == "regression":
-                from .csv_data import is_number
+                from ..apps.csv_data import is_number
 
                 bad = next((v for v in labels if not is_number(v)), None)
                 if bad is not None:
@@ -317,7 +318,7 @@ def run_train(args) -> int:
         say(f"saved the model to {saved} (dualgrad predict {saved} DATA.csv)")
     paths = []
     if out is not None:
-        from .train import write_plots
+        from ..apps.train import write_plots
 
         try:
             paths = write_plots(run, out, title=name)
@@ -325,7 +326,7 @@ def run_train(args) -> int:
             raise CliError(f"--out {out}: cannot write the plots: {err.strerror or err}") from None
         say("wrote " + ", ".join(paths))
     if args.json:
-        from . import __version__
+        from .. import __version__
 
         print(json.dumps({
             "command": "train", "version": __version__, "data": name, "task": task,
@@ -364,7 +365,7 @@ def _class_labels(labels):
     """Labels as written: ints when every one is an integer ("3", "1.0"), else the strings."""
     import numpy as np
 
-    from .csv_data import is_number
+    from ..apps.csv_data import is_number
 
     if all(is_number(v) and float(v).is_integer() for v in labels):
         return np.array([int(float(v)) for v in labels], dtype=np.int64)
@@ -377,9 +378,9 @@ def _labels_text(classes, limit=10) -> str:
 
 
 def run_predict(args) -> int:
-    from .cli import CliError
-    from .csv_data import detect_header, read_rows, read_table
-    from .predict import load_trained, prediction_rows
+    from .common import CliError
+    from ..apps.csv_data import detect_header, read_rows, read_table
+    from ..apps.predict import load_trained, prediction_rows
 
     try:
         trained = load_trained(args.model)

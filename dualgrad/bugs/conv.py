@@ -25,8 +25,8 @@ from manual.layers import flatten as FL
 from manual.layers import pool as PL
 from manual.layers import windows as WN
 
-from . import conv_properties as P
-from .bugs import Patch, Result, injected
+from ..engine import conv_properties as P
+from .patching import Patch, Result, injected
 
 LAYERS = {
     "conv2d": (P.conv_cases, P.conv_matches),

@@ -23,7 +23,7 @@ CONVENTION_FLAGS = ("layout", "bias", "reduction", "mse", "head", "kink", "targe
 
 def add_arguments(verify) -> None:
     """The --impl options of `dualgrad verify`."""
-    from .conventions import BIASES, HEADS, KINKS, LAYOUTS, MSE_FORMS, REDUCTIONS, TARGETS
+    from ..engine.conventions import BIASES, HEADS, KINKS, LAYOUTS, MSE_FORMS, REDUCTIONS, TARGETS
 
     group = verify.add_argument_group("checking your own backprop (--impl)")
     group.add_argument("--impl", metavar="FILE.py:FUNCTION",
@@ -46,8 +46,8 @@ def add_arguments(verify) -> None:
 
 def load_function(target: str):
     """The function named by 'FILE.py:NAME' or 'module:NAME' (NAME may be dotted); CliError otherwise."""
-    from .cli import CliError
-    from .registry import import_plugin
+    from .common import CliError
+    from ..engine.registry import import_plugin
 
     if ":" not in target or target.endswith(":") or target.startswith(":"):
         raise CliError(f"--impl {target}: expected FILE.py:FUNCTION or module:function")
@@ -69,9 +69,9 @@ def load_function(target: str):
 
 def run(args, parse_hidden) -> int:
     """verify --impl: returns the exit status (0 pass, 1 fail); CliError for bad input."""
-    from .cli import CliError
-    from .implementation import ImplementationError
-    from .user_check import DEFAULT_SCALE, check_implementation
+    from .common import CliError
+    from ..engine.implementation import ImplementationError
+    from ..engine.user_check import DEFAULT_SCALE, check_implementation
 
     if args.fd:
         raise CliError("--fd is for dualgrad's own networks; --impl compares with jax.grad only")
@@ -96,8 +96,8 @@ def run(args, parse_hidden) -> int:
 
 
 def render(result, fn, options, conventions) -> str:
-    from .conventions import Conventions
-    from .implementation import qualified_name
+    from ..engine.conventions import Conventions
+    from ..engine.implementation import qualified_name
 
     conv = Conventions(**conventions)
     lines = [f"dualgrad verify --impl: {qualified_name(fn)} against jax.grad (float64), "
@@ -114,7 +114,7 @@ def render(result, fn, options, conventions) -> str:
     message = [line for line in result.message.splitlines() if not line.startswith("checked: ")]
     lines[-1:] = ["FAIL: " + message[0], *("  " + line for line in message[1:])]
     if result.report is not None:
-        from .check import table_lines
+        from ..engine.report import table_lines
 
         header, rows = table_lines(result.report.rows, fd=False)
         lines += ["", header, *rows, result.report.forward_line()]
@@ -137,9 +137,9 @@ def counterexample_text(case) -> str:
 
 
 def to_json(args, result, fn, conventions) -> dict:
-    from . import __version__
-    from .conventions import Conventions
-    from .implementation import qualified_name
+    from .. import __version__
+    from ..engine.conventions import Conventions
+    from ..engine.implementation import qualified_name
 
     case = None
     if result.counterexample is not None:

@@ -39,10 +39,10 @@ from manual.mlp import MLP
 from manual.train_step import TrainStep
 from manual.validation import encode_targets
 
-from .bugs import Patch, injected
-from .check import random_labels
-from .compare import assert_trees_close
-from .strategies import specs
+from .patching import Patch, injected
+from ..engine.check import random_labels
+from ..engine.compare import assert_trees_close
+from ..engine.strategies import specs
 
 RTOL = {np.dtype(np.float64): 1e-12, np.dtype(np.float32): 1e-4}  # tests/test_train_step.py's
 OPTIMIZERS = {

@@ -1,0 +1,5 @@
+"""`python -m dualgrad.bugs`: every family of the bug catalog, hunted and shrunk."""
+
+from . import main
+
+raise SystemExit(main())
