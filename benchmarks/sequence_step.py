@@ -13,6 +13,11 @@ E = 64, 4 heads, causal mask, self-attention (x passed three times); multihead_a
 then _backward (JAX: value_and_grad of ⟨mha(x, x, x, ...), dout⟩ over x and the eight parameters).
 Rounds alternate the two sides (reps calls each), so a busy moment of the shared machine hits both;
 the ratio printed is the median over rounds of manual / JAX time, with its range.
+
+Transformer LM step (issue 20 item 3): the gradients of one training step of the one-block
+character transformer, N = 16, T = 64, C = 64, 4 heads, V = 29: manual.transformer.loss_and_grads
+against jax.jit(jax.value_and_grad(reference.transformer.loss)) (embedding + positions, two
+layernorms, causal MHA, the GELU MLP, the final layernorm, the temporal affine and the loss).
 """
 
 from __future__ import annotations
@@ -66,6 +71,17 @@ def attention_case(rng):
     return manual, lambda: jax.block_until_ready(step(x, *params))
 
 
+def transformer_case(rng):
+    from manual import transformer as MT
+    from reference import transformer as RT
+
+    N, T, C, h, V = 16, 64, 64, 4, 29
+    params = MT.init_params(V, C, T, h, seed=0)
+    x, y = rng.integers(0, V, (N, T)), rng.integers(0, V, (N, T))
+    step = jax.jit(jax.value_and_grad(lambda p, x, y: RT.loss(p, x, y, h)))
+    return lambda: MT.loss_and_grads(params, x, y, h), lambda: jax.block_until_ready(step(params, x, y))
+
+
 def timed(fn, reps):
     start = time.perf_counter()
     for _ in range(reps):
@@ -90,7 +106,8 @@ def measure(args):
           f"{args.rounds} rounds of {args.reps} calls per side; float64; NumPy BLAS threads: {args.threads or 'default'}")
     print(f"{'step':<34} {'manual ms':>10} {'jax.jit ms':>11} {'manual/jax (median, range)':>28}")
     rng = np.random.default_rng(0)
-    for name, case in (("RNN fwd+bwd, T=20, H=64", rnn_case), ("MHA causal fwd+bwd, T=32, E=64, h=4", attention_case)):
+    for name, case in (("RNN fwd+bwd, T=20, H=64", rnn_case), ("MHA causal fwd+bwd, T=32, E=64, h=4", attention_case),
+                       ("transformer LM step, T=64, C=64", transformer_case)):
         manual, jitted = case(rng)
         manual(), jitted()  # warm up: JAX compiles here
         m_times, j_times = [], []

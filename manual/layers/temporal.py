@@ -38,7 +38,11 @@ def temporal_affine_forward(x, w, b):
     if x.shape[2] != D:
         raise ValueError(f"x must have shape (N, T, {D}) to match w {w.shape}, got {x.shape}")
     b = checks.float_array(b, "b", shape=(M,), what=f"shape ({M},) (M, the columns of w)")
-    out = x @ w + b  # (N, T, D) @ (D, M) + (M,) -> (N, T, M)
+    N, T, _ = x.shape
+    # NOTE: one 2-D product over the N·T rows: NumPy's (N, T, D) @ (D, M) multiplies the N blocks
+    # one by one (numpy/numpy#8957): 3.8 ms against 2.0 ms at N, T, D, M = 16, 64, 64, 256 with one
+    # BLAS thread, 240 ms against 23 ms with two threads on the loaded 2-core machine
+    out = (x.reshape(N * T, D) @ w).reshape(N, T, M) + b  # (N·T, D) @ (D, M) -> (N, T, M), + (M,)
     return out, TemporalAffineCache(x, w)
 
 
@@ -49,7 +53,7 @@ def temporal_affine_backward(dout, cache):
     N, T, D = x.shape
     M = w.shape[1]
     dout = checks.same_shape(dout, (N, T, M))  # (N, T, M)
-    dx = dout @ w.T  # (N, T, M) @ (M, D) -> (N, T, D)
+    dx = (dout.reshape(N * T, M) @ w.T).reshape(N, T, D)  # (N·T, M) @ (M, D) -> (N, T, D), one BLAS call
     dw = x.reshape(N * T, D).T @ dout.reshape(N * T, M)  # (D, N·T) @ (N·T, M) -> (D, M)
     db = dout.sum(axis=(0, 1))  # (M,)
     return dx, dw, db
