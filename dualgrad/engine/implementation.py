@@ -59,6 +59,8 @@ class UserResult(NamedTuple):
     loss: float
     grads: list  # [(dW, db), ...] in our layout, the user's units (their reduction and mse form)
     output: Optional[np.ndarray]  # (N, K) or None
+    intermediates: Optional[dict] = None  # {(kind, layer): array} (`dualgrad.engine.intermediates`), or None
+    intermediate_names: Optional[dict] = None  # {(kind, layer): the user's key}
 
 
 def qualified_name(fn) -> str:
@@ -106,13 +108,23 @@ def call(fn, spec, conv: Conventions, params, X, y, takes_spec: bool) -> UserRes
 
 
 def read_result(returned, spec, conv: Conventions, n: int) -> UserResult:
+    inter = None
+    if isinstance(returned, (tuple, list)) and len(returned) in (3, 4) and isinstance(returned[-1], dict):
+        inter, returned = returned[-1], tuple(returned[:-1])
     if not isinstance(returned, (tuple, list)) or len(returned) not in (2, 3):
         got = f"a {type(returned).__name__}" + (f" of length {len(returned)}" if isinstance(returned, (tuple, list)) else "")
-        raise ImplementationTypeError(f"the function must return (loss, grads) or (loss, grads, output), got {got}")
+        raise ImplementationTypeError(f"the function must return (loss, grads) or (loss, grads, output), "
+                                      f"optionally followed by a dict of intermediate gradients, got {got}")
     loss = _scalar(returned[0])
     grads = read_grads(returned[1], spec, conv)
     output = _output(returned[2], spec, n) if len(returned) == 3 and returned[2] is not None else None
-    return UserResult(loss, grads, output)
+    if inter is None:
+        return UserResult(loss, grads, output)
+    from . import intermediates
+
+    arrays = intermediates.check_keys(inter, spec, n)
+    names = {key: intermediates.name_of(key, spec.n_layers, inter.keys()) for key in arrays}
+    return UserResult(loss, grads, output, arrays, names)
 
 
 def _plain(value):

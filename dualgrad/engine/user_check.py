@@ -87,14 +87,18 @@ def compare(spec, conv, params, X, y, user: implementation.UserResult, loss_rtol
     if user.output is not None:
         err = leaf_error("output", user.output, out_ref)
         output_rel, output_passed = err.max_rel, err.passed
+    inter_rows, inter_line = _intermediate_rows(spec, conv, params, X, y, user, rows, other_side=False)
+    if inter_rows and not all(r.passed for r in inter_rows):
+        passed = False
     if not passed and other_side_checked:
         kinks = on_a_kink(spec, params, X)
         if kinks:
             _, loss_alt, grads_alt = expected(spec, conv, params, X, y, other_side=True)
             rows_alt, _ = _rows(user.grads, grads_alt, spec, X.shape[0], conv)
-            if all(r.ref_passed for r in rows_alt):
+            inter_alt, line_alt = _intermediate_rows(spec, conv, params, X, y, user, rows_alt, other_side=True)
+            if all(r.ref_passed for r in rows_alt) and all(r.passed for r in inter_alt):
                 if conv.kink == "either":
-                    rows = rows_alt
+                    rows, inter_rows, inter_line = rows_alt, inter_alt, line_alt
                     notes = [f"{kinks} hidden pre-activation(s) exactly on a kink: matched with the other "
                              "one-sided derivative (kink='either')"]
                 else:
@@ -121,7 +125,19 @@ def compare(spec, conv, params, X, y, user: implementation.UserResult, loss_rtol
         rows = fd_rows
     return GradientReport(spec, X.shape[0], user.loss, loss_ref, bool(fd), tuple(rows), implementation=name,
                           conventions=conv.to_dict(), loss_passed=loss_passed, output_max_rel=output_rel,
-                          output_passed=output_passed, notes=tuple(notes))
+                          output_passed=output_passed, notes=tuple(notes), intermediates=inter_rows,
+                          intermediates_line=inter_line)
+
+
+def _intermediate_rows(spec, conv, params, X, y, user, grad_rows, other_side):
+    """The rows and the sentence of the intermediates the user returned (none: ((), ''))."""
+    if not user.intermediates:
+        return (), ""
+    from . import intermediates
+
+    ref = intermediates.expected(spec, conv, params, X, y, other_side=other_side)
+    rows = intermediates.rows(user.intermediates, ref, spec, conv, user.intermediate_names)
+    return rows, intermediates.sentence(rows, spec, grad_rows)
 
 
 def _rows(user_grads, ref_grads, spec, n, conv):
@@ -416,9 +432,17 @@ def failure_message(report: GradientReport) -> str:
     then the network, the notes and the conventions."""
     lines = []
     failing = [row for row in report.rows if not row.passed]
-    if failing and not report.forwards_differ:
+    inter_failing = [row for row in report.intermediates if not row.passed]
+    if inter_failing and not report.forwards_differ:
+        lines.append(report.intermediates_line)
+        lines.append(_leaf_line(report, inter_failing[0], "intermediate"))
+        if failing:
+            lines.append(_leaf_line(report, failing[0]))
+    elif failing and not report.forwards_differ:
         row = failing[0]
         lines.append(_leaf_line(report, row))
+        if report.intermediates:
+            lines.append(report.intermediates_line)
     elif report.forwards_differ:
         lines.append(report.notes[0] if report.notes else report.forward_line())
     lines.append(f"network: {describe_case(report.spec, None, report.batch)}")
@@ -429,11 +453,12 @@ def failure_message(report: GradientReport) -> str:
     return "\n".join(lines)
 
 
-def _leaf_line(report, row) -> str:
+def _leaf_line(report, row, kind: str = "leaf") -> str:
+    where = row.name if kind == "intermediate" else f"layer {row.layer}, {row.name}"
     if row.worst_index is None:
-        return f"layer {row.layer}, {row.name}: shape {row.shape} differs from jax.grad's"
-    return (f"layer {row.layer}, {row.name}[{', '.join(map(str, row.worst_index))}]: yours {row.value!r}, "
-            f"jax.grad {row.value_reference!r} (max relative error over the leaf {_num(row.max_rel)})")
+        return f"{where}: shape {row.shape} differs from jax.grad's"
+    return (f"{where}[{', '.join(map(str, row.worst_index))}]: yours {row.value!r}, "
+            f"jax.grad {row.value_reference!r} (max relative error over the {kind} {_num(row.max_rel)})")
 
 
 def describe_case(spec: NetworkSpec, X=None, batch: Optional[int] = None) -> str:
