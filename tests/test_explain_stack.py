@@ -149,3 +149,12 @@ def test_conv_stacks_example_explained_like_the_module():
     assert d.passed
     shapes = [name_shape[1] for name_shape in EXAMPLE.shapes(2)]
     assert [es._out_shape(d, s) for s in d.steps] == [tuple(s) for s in shapes]
+
+
+def test_the_summary_counts_the_leaves_that_pass_and_the_ones_that_fail(monkeypatch):
+    """issue 19: '7/9 leaves FAIL' was printed when 7 of 9 passed."""
+    right = ML.batchnorm_backward
+    monkeypatch.setattr(ML, "batchnorm_backward", lambda dout, cache: (lambda g: (g[0] * 1.5, g[1], g[2]))(right(dout, cache)))
+    text = es.render_stack(es.derive_stack(BN, batch=4))
+    assert "against jax.vjp of each twin: 10/11 leaves pass, 1 FAIL" in text, text
+    assert "every dparam against jax.grad of the loss: 5/6 pass, 1 FAIL" in text

@@ -394,12 +394,17 @@ def render_stack(d: StackDerivation, values: bool = False) -> str:
     loss_ok = abs(d.loss_value - d.loss_reference) <= 1e-6 * max(1.0, abs(d.loss_reference))
     lines += ["", f"Measured on a random batch (seed {d.seed}) against JAX (float64), "
                   f"|manual − ref| ≤ {RTOL:g}·|ref| + {RTOL:g}·max|ref| + {ATOL:g}·max(1, max|ref|):",
-              f"  layer by layer, against jax.vjp of each twin: {n_ok}/{len(layer_leaves)} leaves "
-              f"{'pass' if n_ok == len(layer_leaves) else 'FAIL'}",
-              f"  the whole stack, every dparam against jax.grad of the loss: {n_whole}/{len(d.whole)} "
-              f"{'pass' if n_whole == len(d.whole) else 'FAIL'}" + ("" if loss_ok else "; the losses differ: FAIL"),
+              f"  layer by layer, against jax.vjp of each twin: {_count(n_ok, len(layer_leaves), 'leaves ')}",
+              f"  the whole stack, every dparam against jax.grad of the loss: {_count(n_whole, len(d.whole))}"
+              + ("" if loss_ok else "; the losses differ: FAIL"),
               f"  {'PASS' if d.passed else 'FAIL'}"]
     return "\n".join(lines)
+
+
+def _count(passed: int, total: int, what: str = "") -> str:
+    """'9/9 leaves pass', or '7/9 leaves pass, 2 FAIL': the count is of the ones that pass."""
+    text = f"{passed}/{total} {what}pass"
+    return text if passed == total else f"{text}, {total - passed} FAIL"
 
 
 def _out_shape(d, step):
