@@ -140,9 +140,31 @@ def _intermediate_rows(spec, conv, params, X, y, user, grad_rows, other_side):
     return rows, intermediates.sentence(rows, spec, grad_rows)
 
 
+def _swapped(user_grads, ref_grads, scale):
+    """[(l, m, leaf), ...]: layer l's leaf is jax.grad's of layer m and the reverse (0-based, l < m)."""
+    found = []
+    L = len(ref_grads)
+    for k, leaf in enumerate(("dW", "db")):
+        for l in range(L):
+            for m in range(l + 1, L):
+                a, b = np.asarray(user_grads[l][k]), np.asarray(user_grads[m][k])
+                ra, rb = np.asarray(ref_grads[l][k]), np.asarray(ref_grads[m][k])
+                if a.shape != rb.shape or b.shape != ra.shape or np.array_equal(ra, rb):
+                    continue
+                if (not leaf_error("", a, ra, scale=scale).passed and leaf_error("", a, rb, scale=scale).passed
+                        and leaf_error("", b, ra, scale=scale).passed):
+                    found.append((l, m, leaf))
+    return found
+
+
 def _rows(user_grads, ref_grads, spec, n, conv):
     scale = network_scale(ref_grads)
     rows, notes = [], []
+    swapped = _swapped(user_grads, ref_grads, scale)
+    for l, m, leaf in swapped:
+        notes.append(f"layer {l + 1}, {leaf} and layer {m + 1}, {leaf} are swapped: yours for each is jax.grad's "
+                     f"for the other (returned in the wrong order?)")
+    in_swap = {(l, leaf) for a, b, leaf in swapped for l in (a, b)}
     for l, (gm, gr) in enumerate(zip(user_grads, ref_grads)):
         for k, leaf in enumerate(("dW", "db")):
             err = leaf_error(f"layer {l + 1}, {leaf}", gm[k], gr[k], scale=scale)
@@ -150,7 +172,7 @@ def _rows(user_grads, ref_grads, spec, n, conv):
                                     max_abs=err.max_abs,
                                     max_rel=err.max_rel, ref_passed=err.passed, worst_index=err.worst_index,
                                     value=err.manual_value, value_reference=err.ref_value))
-            if not err.passed:
+            if not err.passed and (l, leaf) not in in_swap:
                 hint = _leaf_hint(np.asarray(gm[k]), np.asarray(gr[k]), spec, n, conv)
                 if hint:
                     notes.append(f"layer {l + 1}, {leaf}: {hint}")
@@ -440,13 +462,14 @@ def failure_message(report: GradientReport) -> str:
             lines.append(_leaf_line(report, failing[0]))
     elif failing and not report.forwards_differ:
         row = failing[0]
+        lines += [note for note in report.notes if " are swapped: " in note][:1]
         lines.append(_leaf_line(report, row))
         if report.intermediates:
             lines.append(report.intermediates_line)
     elif report.forwards_differ:
         lines.append(report.notes[0] if report.notes else report.forward_line())
     lines.append(f"network: {describe_case(report.spec, None, report.batch)}")
-    lines += [note for note in report.notes if note != lines[0]]
+    lines += [note for note in report.notes if note not in lines]
     if failing and report.forwards_differ:
         lines.append(f"{len(failing)} of {len(report.rows)} leaves differ as a consequence")
     lines.append(report.heading())
