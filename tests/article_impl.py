@@ -48,8 +48,9 @@ class ArticleNet:
     """fn(params, X, y) -> (loss, ([dW...], [db...])) for one fixed architecture."""
 
     def __init__(self, hidden="relu", loss="binary_cross_entropy", layout="in_out", bias="row", reduction="mean",
-                 mse="mean", head=None, l2=0.0, relu_at_zero=0.0, bug=None, intermediates=None):
+                 mse="mean", head=None, l2=0.0, relu_at_zero=0.0, bug=None, intermediates=None, l2_form="half"):
         assert bug is None or bug in BUGS or bug in NINJA_BUGS, bug
+        self.l2_form = l2_form  # "half": + (λ/2)Σ‖W‖²; "full": + λΣ‖W‖²
         self.intermediates = intermediates  # None, or the keys to return: "all" or a set of "dlogits", "dz2", ...
         self.hidden, self.loss, self.layout, self.bias = hidden, loss, layout, bias
         self.reduction, self.mse, self.l2, self.bug = reduction, mse, l2, bug
@@ -117,7 +118,8 @@ class ArticleNet:
                 delta = delta * out * (1 - out)
         data *= scale
         delta = delta * scale
-        loss = data + 0.5 * self.l2 * sum(np.sum(W * W) for W in Ws)
+        p = 0.5 if self.l2_form == "half" else 1.0
+        loss = data + p * self.l2 * sum(np.sum(W * W) for W in Ws)
 
         grads_w, grads_b = [], []
         inter = {}
@@ -131,7 +133,7 @@ class ArticleNet:
             else:
                 dW = a_prev.T @ delta
             if self.bug != "l2_missing_in_dW" and self.l2:
-                dW = dW + self.l2 * Ws[i]
+                dW = dW + 2 * p * self.l2 * Ws[i]
             db = np.sum(delta, axis=0, keepdims=True)
             if self.bug == "missing_1/m_in_db" and i < len(Ws) - 1:
                 db = db * m

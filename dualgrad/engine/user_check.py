@@ -59,9 +59,9 @@ def expected(spec: NetworkSpec, conv: Conventions, params, X, y, other_side: boo
     out, data, grads = bucketed.forward_loss_and_grads(data_spec, params, X, y,
                                                        overrides=OTHER_SIDE if other_side else None)
     c = conv.loss_factor(spec.loss, X.shape[0], spec.sizes[-1])
-    lam = spec.l2
-    loss = c * data + 0.5 * lam * sum(float(np.sum(W * W)) for W, _ in params)
-    grads = [(c * dW + lam * W, c * db) for (dW, db), (W, _) in zip(grads, params)]
+    lam, p = spec.l2, conv.l2_factor()
+    loss = c * data + p * lam * sum(float(np.sum(W * W)) for W, _ in params)
+    grads = [(c * dW + 2 * p * lam * W, c * db) for (dW, db), (W, _) in zip(grads, params)]
     return out, loss, grads
 
 
@@ -120,7 +120,8 @@ def compare(spec, conv, params, X, y, user: implementation.UserResult, loss_rtol
         for row, (l, k) in zip(rows, [(l, k) for l in range(spec.n_layers) for k in range(2)]):
             fd_value, kink = fd_grads[l][k]
             W = params[l][0]
-            scaled = c * fd_value + (spec.l2 * W * (1 - c) if k == 0 else 0.0)  # FD of c·L_data + penalty
+            # FD of manual's L_data + (λ/2)‖W‖², scaled: c·L_data + p·λ‖W‖²
+            scaled = c * fd_value + (spec.l2 * W * (2 * conv.l2_factor() - c) if k == 0 else 0.0)
             fd_rows.append(GradientRow(**{**row.__dict__, **_fd_errors(user.grads[l][k], scaled, kink, loss_ref)}))
         rows = fd_rows
     return GradientReport(spec, X.shape[0], user.loss, loss_ref, bool(fd), tuple(rows), implementation=name,
@@ -218,9 +219,18 @@ def _loss_ok(loss, loss_ref, rtol) -> bool:
 
 def _loss_hint(loss, loss_ref, spec, n, conv, params) -> str:
     """What a loss that differs looks like: another reduction or mse form, a missing penalty."""
-    penalty = 0.5 * spec.l2 * sum(float(np.sum(W * W)) for W, _ in params)
+    sq = sum(float(np.sum(W * W)) for W, _ in params)
+    penalty = conv.l2_factor() * spec.l2 * sq
+    form = "(λ/2) Σ‖W‖²" if conv.l2_form == "half" else "λ Σ‖W‖²"
     if penalty > 0 and math.isclose(loss, loss_ref - penalty, rel_tol=1e-6, abs_tol=1e-12):
-        return f"; yours lacks the L2 penalty (λ/2) Σ‖W‖² = {penalty:.6g} (λ = {spec.l2:g}: spec.l2)"
+        return f"; yours lacks the L2 penalty {form} = {penalty:.6g} (λ = {spec.l2:g}: spec.l2)"
+    half = 0.5 * spec.l2 * sq
+    if half > 0 and conv.l2_form == "half" and math.isclose(loss, loss_ref + half, rel_tol=1e-6, abs_tol=1e-12):
+        return (f"; yours adds λ Σ‖W‖² = {2 * half:.6g}, not dualgrad's (λ/2) Σ‖W‖² = {half:.6g} (λ = {spec.l2:g}): "
+                "if that is your convention, pass l2_form='full' (then dW must gain 2λW)")
+    if half > 0 and conv.l2_form == "full" and math.isclose(loss, loss_ref - half, rel_tol=1e-6, abs_tol=1e-12):
+        return (f"; yours adds (λ/2) Σ‖W‖² = {half:.6g}, not λ Σ‖W‖² (λ = {spec.l2:g}): if that is your "
+                "convention, pass l2_form='half' (the default)")
     data_ref = loss_ref - penalty
     if data_ref == 0:
         return ""
@@ -326,7 +336,7 @@ def check_implementation(fn, *, examples: int = 200, seed: int = 0, sizes=None, 
     loss       'binary_cross_entropy' | 'cross_entropy' | 'mse' (or a registered loss), or None to draw
                (only for a fn that takes spec)
     max_layers, max_width, max_batch   bounds of the drawn networks and batches
-    l2         the L2 strength your fn adds, (λ/2) Σ‖W‖² (default 0); "draw" draws it from
+    l2         the L2 strength your fn adds, (λ/2) Σ‖W‖² (default 0; λ Σ‖W‖² with l2_form='full'); "draw" draws it from
                0, 0.01 and 0.5 (for a fn that takes spec: it reads spec.l2)
     scale      (lo, hi): |X| drawn log-uniformly between them, times N(0, 1) entries. The default
                (0.1, 1) is standardised data, where correct textbook code is exact to rounding;
@@ -334,7 +344,7 @@ def check_implementation(fn, *, examples: int = 200, seed: int = 0, sizes=None, 
                Weights are He-scaled times 10^g, g in [−0.5, 0]; some units are "silent"
                (z exactly 0, on relu's kink) and some inputs exactly 0.
     loss_rtol  tolerance of the loss comparison, relative to max(1, |L|)
-    conventions  layout, bias, reduction, mse, head, kink, targets (`dualgrad.conventions`)
+    conventions  layout, bias, reduction, mse, head, kink, targets, l2_form (`dualgrad.conventions`)
 
     Returns a `CheckResult`: passed, examples (how many ran), counterexample (the shrunk
     (spec, params, X, y), params in your layout, y as your fn received it), message (first
@@ -400,8 +410,8 @@ def check_implementation(fn, *, examples: int = 200, seed: int = 0, sizes=None, 
     def _rounding_only(spec_int, conv, params, X, y, user):
         _, _, grads_ref = expected(spec_int, conv, params, X, y)
         c = conv.loss_factor(spec_int.loss, X.shape[0], spec_int.sizes[-1])
-        lam = spec_int.l2
-        ours = lambda g: [((dW - lam * W) / c + lam * W, db / c) for (dW, db), (W, _) in zip(g, params)]
+        lam, p = spec_int.l2, conv.l2_factor()
+        ours = lambda g: [((dW - 2 * p * lam * W) / c + lam * W, db / c) for (dW, db), (W, _) in zip(g, params)]
         try:
             return within_rounding(spec_int, params, X, y, ours(user.grads), ours(grads_ref))
         except Exception:
