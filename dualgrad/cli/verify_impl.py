@@ -87,7 +87,13 @@ def run(args, parse_hidden) -> int:
     try:
         result = check_implementation(fn, **options, **conventions)
     except ImplementationError as err:
-        raise CliError(f"--impl {args.impl}: {_one_line(err)}") from None
+        case = getattr(err, "counterexample", None)
+        if case is None or args.json:
+            raise CliError(f"--impl {args.impl}: {_one_line(getattr(err, 'what', None) or err)}") from None
+        print("the smallest case found (params in your layout, y as your function received it):")
+        print(counterexample_text(case))
+        raise CliError(f"--impl {args.impl}: {_one_line(err.what)} (on the smallest case found: {err.smallest}, "
+                       "printed above)") from None
     except (TypeError, ValueError) as err:
         raise CliError(_one_line(err)) from None
     if args.json:

@@ -39,6 +39,8 @@ class ImplementationError(Exception):
     """
 
     counterexample = None
+    what = None  # the message without the case (from check_implementation)
+    smallest = None  # '2-1 - bce N=1': the smallest case, described
 
 
 class ImplementationTypeError(ImplementationError, TypeError):
@@ -61,6 +63,7 @@ class UserResult(NamedTuple):
     output: Optional[np.ndarray]  # (N, K) or None
     intermediates: Optional[dict] = None  # {(kind, layer): array} (`dualgrad.engine.intermediates`), or None
     intermediate_names: Optional[dict] = None  # {(kind, layer): the user's key}
+    low_precision: Optional[str] = None  # 'float32' when the function returned float32 (or float16) arrays
 
 
 def qualified_name(fn) -> str:
@@ -103,8 +106,49 @@ def call(fn, spec, conv: Conventions, params, X, y, takes_spec: bool) -> UserRes
         with np.errstate(all="ignore"):  # overflow in a textbook σ is reported through its result
             returned = fn(user_params, np.array(X), user_y, **kwargs)
     except Exception as err:  # the user's own code: reported, never a traceback of ours
-        raise ImplementationRaised(f"{qualified_name(fn)} raised {type(err).__name__}: {err}") from err
-    return read_result(returned, spec, conv, X.shape[0])
+        raise ImplementationRaised(f"{qualified_name(fn)} raised {type(err).__name__}: {err}"
+                                   f"{_raised_hint(err, spec, conv, user_y)}") from err
+    result = read_result(returned, spec, conv, X.shape[0])
+    return result._replace(low_precision=_low_precision(returned))
+
+
+def _raised_hint(err, spec, conv: Conventions, user_y) -> str:
+    """What an exception inside the user's function may mean: W in the other layout, y one-hot."""
+    text = str(err)
+    shape_error = isinstance(err, ValueError) and ("matmul" in text or "not aligned" in text
+                                                   or "could not be broadcast" in text)
+    square = all(i == o for (i, o), _ in spec.layer_shapes())
+    if shape_error and not square:
+        other = "out_in" if conv.layout == "in_out" else "in_out"
+        stored = "(fan_out, fan_in), PyTorch's nn.Linear layout" if other == "out_in" else "(fan_in, fan_out)"
+        return (f"; W is given as {conv._layout_words(True).split(': ')[1]} (layout {conv.layout!r}): if your function "
+                f"expects W as {stored}, pass layout={other!r}")
+    index_error = isinstance(err, (IndexError, ValueError)) or type(err).__name__ == "AxisError"
+    if index_error and conv.targets == "labels" and spec.loss in ("cross_entropy",) and np.ndim(user_y) == 1:
+        return (f"; y is given as class labels of shape {np.shape(user_y)}: if your function expects the one-hot "
+                "matrix Y (N, K), pass targets='matrix'")
+    return ""
+
+
+def _low_precision(returned) -> Optional[str]:
+    """'float32' when any returned gradient or loss is a float32 (or float16) array, else None."""
+    found = []
+
+    def walk(value):
+        value = _plain(value)
+        if isinstance(value, dict):
+            for v in value.values():
+                walk(v)
+        elif isinstance(value, (list, tuple)):
+            for v in value:
+                walk(v)
+        else:
+            dtype = getattr(value, "dtype", None)
+            if dtype is not None and np.dtype(dtype).kind == "f" and np.dtype(dtype).itemsize < 8:
+                found.append(str(np.dtype(dtype)))
+
+    walk(returned)
+    return found[0] if found else None
 
 
 def read_result(returned, spec, conv: Conventions, n: int) -> UserResult:

@@ -106,6 +106,10 @@ def compare(spec, conv, params, X, y, user: implementation.UserResult, loss_rtol
                     notes = [f"your gradients match jax.grad with the other one-sided derivative at the {kinks} "
                              "hidden pre-activation(s) exactly on a kink (e.g. relu'(0) = 1 from `z >= 0`; "
                              "jax.nn.relu takes 0): pass kink='either' if that is your convention"]
+    if (not passed or not loss_passed) and user.low_precision:
+        notes.append(f"your function returned {user.low_precision} arrays (about "
+                     f"{7 if user.low_precision == 'float32' else 3} significant digits); the check compares in float64 "
+                     "at 1e-9: compute in float64 (the params and X it is given are float64)")
     if not loss_passed or output_passed is False:
         what = "loss" if not loss_passed else "output"
         notes.insert(0, f"the forward passes differ ({what}: yours {_val(user.loss) if what == 'loss' else ''}"
@@ -486,6 +490,7 @@ def check_implementation(fn, *, examples: int = 200, seed: int = 0, sizes=None, 
         raised = type(err)(f"{err} (on the smallest case found: {describe_case(spec, X)}; its .counterexample "
                            "holds it, and check_gradients(spec, params, X, y, impl=fn) reproduces it)")
         raised.counterexample = _user_case(case, conv)
+        raised.what, raised.smallest = str(err), describe_case(spec, X)
         raise raised from err.__cause__
     except Unsatisfiable:
         return CheckResult(False, state["ran"], None, "no example could be run: every drawn case was rejected "
