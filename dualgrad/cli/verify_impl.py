@@ -125,7 +125,11 @@ def render(result, fn, options, conventions) -> str:
         from ..engine.report import table_lines
 
         header, rows = table_lines(result.report.rows, fd=False)
-        lines += ["", header, *rows, result.report.forward_line()]
+        lines += ["", header, *rows]
+        if result.report.intermediates:
+            _, inter = table_lines(result.report.intermediates, fd=False)
+            lines += ["intermediates, in backward order:", *inter]
+        lines.append(result.report.forward_line())
     if result.counterexample is not None:
         lines += ["", "the shrunk counterexample (params in your layout, y as your function received it):",
                   counterexample_text(result.counterexample)]
