@@ -2,7 +2,7 @@
 
 A user's implementation is a function
 
-    fn(params, X, y) -> (loss, grads)            or (loss, grads, output)
+    fn(params, X, y) -> (loss, grads)            or (loss, grads, output), then optionally intermediates
     fn(params, X, y, spec=spec) -> ...           if it takes a `spec` keyword
 
 params  -- [(W1, b1), (W2, b2), ...] in the user's layout (`dualgrad.conventions`)
@@ -12,6 +12,9 @@ loss    -- a real scalar: the data loss under the user's reduction, plus (λ/2) 
 grads   -- [(dW1, db1), ...] in the same layout as params, or the pair of lists
            ([dW1, dW2, ...], [db1, db2, ...]) that the article's `backward` returns
 output  -- optional: the head's output ŷ (N, K), or (N,) when K = 1
+intermediates -- optional, always last: a dict of the gradients computed on the way back,
+           "dlogits" (or "dz{L}"), "dz{l}", "da{l}" (N, n_l), 1-based layers, any subset;
+           compared with JAX's in backward order (`dualgrad.engine.intermediates`)
 
 `call` runs it on a copy of every input and checks what came back: a result of the
 wrong kind is a TypeError, of the wrong shape or not finite a ValueError, an
