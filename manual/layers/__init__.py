@@ -32,6 +32,7 @@ from .attention import multihead_attention_forward as multihead_attention_forwar
 from .batchnorm import BN_MOMENTUM as BN_MOMENTUM
 from .batchnorm import batchnorm_backward as batchnorm_backward
 from .batchnorm import batchnorm_backward_graph as batchnorm_backward_graph
+from .batchnorm import batchnorm_backward_graph_steps as batchnorm_backward_graph_steps
 from .batchnorm import batchnorm_eval_backward as batchnorm_eval_backward
 from .batchnorm import batchnorm_eval_forward as batchnorm_eval_forward
 from .batchnorm import batchnorm_forward as batchnorm_forward
