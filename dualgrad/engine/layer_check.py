@@ -306,7 +306,7 @@ def layer_cases(config: LayerConfig) -> st.SearchStrategy:
             elif name in config.data:
                 a = np.asarray(config.data[name](dict(dims), rng))
             else:
-                a = rng.standard_normal(shape) * 10.0 ** draw(exponents)
+                a = np.asarray(rng.standard_normal(shape) * 10.0 ** draw(exponents))
                 a[rng.random(shape) < draw(zero_shares)] = 0.0
             inputs.append((name, a))
         params = tuple((k, rng.standard_normal(_shape(ds, dims))) for k, ds in config.params)
@@ -421,6 +421,7 @@ class LayerReport:
     purity: Tuple[str, ...] = ()
     error: str = ""
     case: Optional[LayerCase] = field(default=None, compare=False)
+    labels: Tuple[str, str] = field(default=("jax.jvp", "manual backward"), compare=False)  # the adjoint's two sides
 
     @property
     def passed(self) -> bool:
@@ -432,8 +433,8 @@ class LayerReport:
         out = [self.error] if self.error else []
         out += [(r.describe() if hasattr(r, "describe") else describe(r)) for r in self.rows if not r.passed]
         if self.adjoint is not None and not self.adjoint[2]:
-            out.append(f"adjoint identity: ⟨dout, J v⟩ = {self.adjoint[0]!r} (jax.jvp) but "
-                       f"⟨Jᵀ dout, v⟩ = {self.adjoint[1]!r} (manual backward)")
+            out.append(f"adjoint identity: ⟨dout, J v⟩ = {self.adjoint[0]!r} ({self.labels[0]}) but "
+                       f"⟨Jᵀ dout, v⟩ = {self.adjoint[1]!r} ({self.labels[1]})")
         return out + list(self.purity)
 
     @property
@@ -513,7 +514,9 @@ def compare_layer(sides, backward=None, jax_fn=None, config: LayerConfig = None,
         gross = float(sum(np.sum(np.abs(t)) for t in lhs_terms) + sum(np.sum(np.abs(t)) for t in rhs_terms))
         allowed = 4 * RTOL * gross + ATOL * scale * float(sum(np.sum(np.abs(t)) for t in tangents))
         adjoint = (lhs, rhs, bool(abs(lhs - rhs) <= allowed))
-    return LayerReport(tuple(rows), adjoint, tuple(purity), "", case)
+    labels = ("jax.jvp" if sides.reference_framework == "jax" else "torch.func.jvp",
+              {"numpy": "manual backward", "torch": "your Function's backward", "jax": "your custom_vjp bwd"}[sides.kind])
+    return LayerReport(tuple(rows), adjoint, tuple(purity), "", case, labels)
 
 
 def _array(a):

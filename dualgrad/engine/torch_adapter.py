@@ -54,6 +54,9 @@ def _framework_names(fn):
     while stack:
         c = stack.pop()
         for name in c.co_names:
+            if name.split(".")[0] in ("torch", "jax"):  # `import jax` inside the function
+                found.add(name.split(".")[0])
+                continue
             v = glob.get(name)
             mod = getattr(v, "__name__", "") if type(v).__name__ == "module" else getattr(v, "__module__", "") or ""
             root = mod.split(".")[0]
