@@ -62,7 +62,7 @@ from __future__ import annotations
 import itertools
 import math
 import numbers
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Dict, NamedTuple, Optional, Tuple
 
 import numpy as np
@@ -75,7 +75,7 @@ from .compare import ATOL, RTOL, LeafError, describe, leaf_error
 from .jax_adapter import _compiled as _compiled  # noqa: F401  (benchmarks/layer_throughput.py counts its programs)
 from .jax_adapter import cast as jax_cast
 from .jax_adapter import is_custom_vjp, jax_side
-from .precision import DEFAULT_FACTOR, precision_error
+from .precision import DEFAULT_FACTOR, EPS, precision_error
 from .result import CheckResult
 
 DEFAULT_DIM = (1, 6)
@@ -499,10 +499,14 @@ def compare_layer(sides, backward=None, jax_fn=None, config: LayerConfig = None,
             outs_b, grads_b, _, _, _ = reference_side(sides, config, case, fixed, sides.dtype, jvp=False)
         except Exception as err:  # noqa: BLE001
             return LayerReport(error=_error(f"the reference in {sides.dtype}", err), case=case)
-        rows = [precision_error(n, _array(m), r, b, sides.dtype, s, sides.factor, sides.floor)
-                for n, m, r, b, s in zip(out_names, outs_m, outs_r, outs_b, out_scales)]
-        rows += [precision_error(n, _array(g), r, b, sides.dtype, scale, sides.factor, sides.floor)
-                 for n, g, r, b in zip(grad_names, grads_m, grads_r, grads_b)]
+        try:
+            outs_s, grads_s = _perturbed_reference(sides, config, case, douts, tangents)
+        except Exception as err:  # noqa: BLE001
+            return LayerReport(error=_error("the reference on rounded inputs", err), case=case)
+        rows = [precision_error(n, _array(m), r, b, sides.dtype, s, sides.factor, sides.floor, p)
+                for n, m, r, b, s, p in zip(out_names, outs_m, outs_r, outs_b, out_scales, outs_s)]
+        rows += [precision_error(n, _array(g), r, b, sides.dtype, scale, sides.factor, sides.floor, p)
+                 for n, g, r, b, p in zip(grad_names, grads_m, grads_r, grads_b, grads_s)]
         return LayerReport(tuple(rows), None, tuple(purity), "", case)
     rows = [leaf_error(n, _array(m), r, scale=s) for n, m, r, s in zip(out_names, outs_m, outs_r, out_scales)]
     rows += [leaf_error(n, _array(g), r, scale=scale) for n, g, r in zip(grad_names, grads_m, grads_r)]
@@ -517,6 +521,27 @@ def compare_layer(sides, backward=None, jax_fn=None, config: LayerConfig = None,
     labels = ("jax.jvp" if sides.reference_framework == "jax" else "torch.func.jvp",
               {"numpy": "manual backward", "torch": "your Function's backward", "jax": "your custom_vjp bwd"}[sides.kind])
     return LayerReport(tuple(rows), adjoint, tuple(purity), "", case, labels)
+
+
+def _perturbed_reference(sides, config, case, douts, tangents):
+    """The float64 reference at the case's float arrays (and douts) a each moved by ε·max|a|·u, u uniform
+    in [−1, 1], ε the low precision's machine epsilon: how much a rounding of the size of each array's
+    largest entry moves each leaf (the case's conditioning, normwise). A float32 algorithm that rounds an
+    intermediate (x − μ at |x| ≫ σ) pays this; the twin's own float32 autodiff sometimes does not."""
+    eps = EPS[sides.dtype]
+    rng = np.random.default_rng([case.seed, 19])
+
+    def nudge(a):
+        a = np.asarray(a)
+        if a.dtype.kind != "f" or a.size == 0:
+            return a
+        return a + eps * float(np.max(np.abs(a))) * rng.uniform(-1.0, 1.0, a.shape)
+
+    nudged = replace(case, inputs=tuple((n, nudge(a)) for n, a in case.inputs),
+                     params=tuple((n, nudge(a)) for n, a in case.params))
+    fixed = lambda shapes: ([nudge(d) for d in douts], tangents)  # noqa: E731
+    outs, grads, _, _, _ = reference_side(sides, config, nudged, fixed, "float64", jvp=False)
+    return outs, grads
 
 
 def _array(a):
