@@ -156,3 +156,13 @@ def test_without_torch_one_line_says_how_to_install():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert out.stdout.strip() == "check_layer: PyTorch is not installed; install it with: pip install 'dualgrad[torch]'"
     assert "Traceback" not in out.stderr
+
+
+def test_the_docs_page_shows_the_example_file_as_it_is():
+    import os
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    with open(os.path.join(root, "docs", "examples", "torch_layernorm.py"), encoding="utf-8") as f:
+        code = f.read().split('if __name__ == "__main__":')[0].strip()
+    with open(os.path.join(root, "docs", "check-your-framework-backward.md"), encoding="utf-8") as f:
+        assert code in f.read()

@@ -1,23 +1,40 @@
-"""Check one layer's hand-written backward against jax.vjp of its JAX twin, on random cases.
+"""Check one layer's hand-written backward against autodiff of a reference, on random cases.
 
     from dualgrad import check_layer
-    result = check_layer(my_forward, my_backward, my_jax_fn,
+    result = check_layer(my_forward, my_backward, my_reference,
                          shapes={"x": ("N", "D")}, params={"gamma": ("D",), "beta": ("D",)},
                          examples=200, seed=0)
     result.passed; print(result.message); result.report  # a LayerReport of the shrunk case
 
-The layer follows CS231n's protocol: `out, cache = forward(x, *params, **hyper)` and
-`dx, *dparams = backward(dout, cache)`; `jax_fn(x, *params, **hyper)` is the same layer in
-jax.numpy. Each example draws the dimensions, the hyperparameters, x, the parameters and a
-random upstream gradient dout (standard normal entries: never all ones, which hides bugs), and
-checks, at `dualgrad.compare`'s tolerance:
+The implementation is one of
+- a NumPy pair in CS231n's protocol, generalised to several inputs and outputs:
+  `out_1, ..., out_k, cache = forward(*inputs, *params, **hyper)` and
+  `d_input_1, ..., d_input_m, *dparams = backward(dout_1, ..., dout_k, cache)` (one input, one
+  output: `out, cache = forward(x, *params, **hyper)`, `dx, *dparams = backward(dout, cache)`);
+  the d_inputs are those of the differentiated inputs only (not ids, not data);
+- a `torch.autograd.Function` subclass (no backward argument), run as
+  `MyFn.apply(*inputs, *params, *hyper_values)` (positional: the hyperparameters in the order of
+  `hyper`), its gradients read with `torch.autograd.grad` (dualgrad/engine/torch_adapter.py);
+- a `jax.custom_vjp` function (no backward argument): jax.vjp of it runs its hand-written bwd.
 
-- out equals jax_fn's output; dx and every dparam equal jax.vjp's (the leaf is named: "dx",
-  "dgamma", ... with the worst index and both values);
-- the adjoint identity ⟨dout, J v⟩ = ⟨Jᵀ dout, v⟩ for a random tangent v: J v from jax.jvp
-  (forward mode, independent of the vjp), Jᵀ dout from the hand-written backward;
-- purity: forward and backward modify none of their inputs (x, params, dout, hyper arrays),
-  and no returned array (out, dx, dparams) shares memory with an input or with another output.
+The reference, `reference(*inputs, *params, **hyper)` (third argument; `jax_fn=` is its old name), is
+the same math in JAX (gradients by jax.vjp, J v by jax.jvp) or in PyTorch (torch.autograd, J v by
+torch.func.jvp), worked out from the names its code uses or given by `reference_framework`, and is
+always evaluated in float64. Each example draws the dimensions, the hyperparameters, the inputs, the
+parameters and a random upstream gradient for each output (standard normal entries: never all
+ones, which hides bugs), and checks, at `dualgrad.compare`'s tolerance:
+
+- every output equals the reference's; every gradient equals the reference's vjp (the leaf is
+  named: "dx", "dk", "dgamma", ... with the worst index and both values);
+- the adjoint identity Σ ⟨dout_i, J v⟩ = ⟨Jᵀ dout, v⟩ for a random tangent v: J v from forward-mode
+  autodiff of the reference (independent of any vjp), Jᵀ dout from the implementation's backward;
+- purity (NumPy pairs): forward and backward modify none of their inputs (inputs, params, douts,
+  hyper arrays), and no returned array shares memory with an input or with another output.
+
+`dtype="float32"` (and, for a torch Function, "float16" or "bfloat16") runs the implementation at
+that precision and judges each leaf by the reference's own error at that precision
+(dualgrad/engine/precision.py: `factor` × the yardstick + `floor` × the case's scale; the adjoint
+identity is a float64 check and is not run there).
 
 Hypothesis searches with an explicit seed (`hypothesis.seed`), no example database and no
 deadline, so a result depends only on the arguments, not on the test profile; a failure is
@@ -34,27 +51,34 @@ Describing the arrays (this is how a 4-D conv layer with stride and padding is c
                 hyper={"stride": [1, 2], "pad": [0, 1]},
                 valid=lambda d, h: (d["H"] + 2 * h["pad"] - d["HH"]) % h["stride"] == 0)
 
-- shapes -- the input: {name: dims} with one entry (its name is used in messages: "dx" for
-  "x"), or just the dims tuple (named "x"). A dim is a name (drawn, shared by every array
-  that uses it) or a fixed int.
+- shapes -- the inputs: {name: dims} in forward's order (each name is used in messages: "dx" for
+  "x"), or just the dims tuple of one input (named "x"). A dim is a name (drawn, shared by every
+  array that uses it) or a fixed int. Every input is differentiated unless it is ids or data.
+- data   -- {input name: callable (dims, rng) -> array}: inputs that are not differentiated (a mask,
+  labels, targets), drawn by the callable and passed in their place among the inputs.
 - params -- {name: dims} in the order forward takes them (default: no parameters).
 - dims   -- how each named dim is drawn: (lo, hi) inclusive, a list of values, or an int.
   Names not given are drawn from (1, 6). Keep the sets small: JAX compiles once per shape.
   A dim no array uses is drawn too, for the hyper callables and `valid` (a class count K).
-- hyper  -- keyword arguments of forward and jax_fn: a fixed value, a list (one value drawn
+- hyper  -- keyword arguments of forward and the reference (positional, in this order, after the
+  params for a torch Function): a fixed value, a list (one value drawn
   per example), a hypothesis strategy, or a callable (dims, rng) -> value for values that
   depend on the shapes (labels, running statistics; rng is a NumPy Generator). Python
-  ints, bools, strings, None and tuples are passed to jax_fn as static (compiled in: use them
+  ints, bools, strings, None and tuples are passed to a JAX function as static (compiled in: use them
   for strides and paddings); floats, NumPy scalars and arrays are traced (no recompiling).
-- ids    -- the name of a dim V: x is then an integer array of ids in 0 .. V − 1 (repeated ids
-  likely), not differentiated, and backward returns the dparams only (one array if one).
+- ids    -- the name of a dim V: the first input is then an integer array of ids in 0 .. V − 1
+  (repeated ids likely), not differentiated, and backward returns no gradient for it.
 - bucket -- {dim: size}: dims along which zero padding changes no real entry of the output or
   of a gradient (rows of a dense layer, columns of batchnorm, not rows of batchnorm). The JAX
   side then runs on arrays padded to `size` along those dims, one compiled program for every
   drawn size (the result is sliced back). Optional; only a speed-up.
 - valid  -- a predicate (dims, hyper) -> bool; cases for which it is False are not drawn.
-- scale  -- (lo, hi): x's entries are N(0, 1)·10^e with e drawn in [lo, hi] (default (-1, 1));
-  some cases set a share of x to exact zeros (kinks, constant columns).
+- scale  -- (lo, hi): each float input's entries are N(0, 1)·10^e with e drawn in [lo, hi] (default
+  (-1, 1)); some cases set a share of them to exact zeros (kinks, constant columns).
+- dtype, factor, floor -- the precision the implementation runs at ("float64" default) and the
+  low-precision yardstick's factor (default 8) and floor (relative to the case's scale; default
+  256 machine epsilons in float32).
+- reference_framework -- "jax" or "torch" (default None: worked out from the reference's code).
 """
 
 from __future__ import annotations
