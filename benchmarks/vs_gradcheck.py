@@ -498,7 +498,7 @@ def throughput(examples):
         rate = len(shapes) / (time.perf_counter() - t)
         print(f"gradcheck{' fast' if fast else ''}: {rate:.0f} checks/s", end="; ")
     print(f"check_layer: {r.examples / t_cl:.0f} examples/s (float64, LayerNorm Function, N 1..3, D 1..5, "
-          f"{r.examples} examples, each a fresh shape, dout, purity, adjoint identity)")
+          f"{r.examples} examples, each a fresh shape, dout and adjoint identity)")
 
 
 def main():
