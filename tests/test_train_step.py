@@ -20,7 +20,7 @@ import tracemalloc
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import manual
@@ -54,14 +54,24 @@ def state_trees(state):
     return [field for field in state[1:] if field is not None]
 
 
-def plain_step(spec, opt, params, state, X, y):
-    """The readable path: loss_and_grads, then the pure update."""
+def plain_step(spec, opt, params, state, X, y, adaptive=False):
+    """The readable path: loss_and_grads, then the pure update.
+
+    adaptive: the optimizer divides by √v (adam, rmsprop). A gradient entry that cancels to the
+    rounding level of its sum (float32: db = Σₙ dz with terms of opposite signs) is then normalised
+    into a full step of about lr on one path and of 0 on the other, whose sum rounded to exactly 0:
+    both are right to rounding, yet their parameters differ by lr. Such a case is not comparable entry
+    by entry, and is rejected (hypothesis draws another)."""
     value, grads = manual.loss_and_grads(spec, params, X, y)
+    if adaptive:
+        scale = max(float(np.max(np.abs(g), initial=0.0)) for pair in grads for g in pair)
+        rounding = 1e3 * np.finfo(X.dtype).eps * scale
+        assume(not any(np.any(np.abs(g) <= rounding) for pair in grads for g in pair))
     params, state = opt.update(grads, state, params)
     return value, params, state
 
 
-def run_both(spec, opt, params, batch_list, dtype, step=None):
+def run_both(spec, opt, params, batch_list, dtype, step=None, adaptive=False):
     """Both paths over the same batches; compares loss, params and state after every step."""
     step = step or TrainStep(spec, opt, max_shapes=2)  # 2: a third batch size evicts a buffer set
     fast_params, fast_state = copy.deepcopy(params), opt.init(params)
@@ -71,7 +81,8 @@ def run_both(spec, opt, params, batch_list, dtype, step=None):
         X = X.astype(dtype)
         Y = encode_targets(spec, y, X.shape[0], dtype=dtype)
         try:
-            value, plain_params, plain_state = plain_step(spec, opt, plain_params, plain_state, X, y)
+            value, plain_params, plain_state = plain_step(spec, opt, plain_params, plain_state, X, y,
+                                                          adaptive=adaptive and dtype == np.float32)
         except ValueError:  # the plain path reports an overflow: the fast one must refuse, writing nothing
             before = copy.deepcopy((fast_params, fast_state))
             with pytest.raises(NonFiniteError):
@@ -100,7 +111,7 @@ def training_cases(draw, activations=None):
 @given(training_cases(), st.sampled_from(sorted(OPTIMIZERS)))
 def test_fast_step_equals_plain_path(case, optimizer):
     spec, params, batch_list, dtype = case
-    run_both(spec, OPTIMIZERS[optimizer](), params, batch_list, dtype)
+    run_both(spec, OPTIMIZERS[optimizer](), params, batch_list, dtype, adaptive=optimizer in ("adam", "rmsprop"))
 
 
 # ---------------------------------------------------------------- the in-place forms, point by point
