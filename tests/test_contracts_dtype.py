@@ -90,6 +90,43 @@ def _flatten(dt):
     return L.flatten_forward, arrays(dt, 11, IMG), {}, L.flatten_backward
 
 
+T, H = 3, 4  # time steps, hidden width
+
+
+def _rnn_step(dt):
+    return L.rnn_step_forward, arrays(dt, 12, (N, D), (N, H), (D, H), (H, H), (H,)), {}, L.rnn_step_backward
+
+
+def _rnn(dt):
+    return L.rnn_forward, arrays(dt, 13, (N, T, D), (N, H), (D, H), (H, H), (H,)), {}, L.rnn_backward
+
+
+def _lstm_step(dt):
+    args = arrays(dt, 14, (N, D), (N, H), (N, H), (D, 4 * H), (H, 4 * H), (4 * H,))
+    return L.lstm_step_forward, args, {}, L.lstm_step_backward
+
+
+def _lstm(dt):
+    return L.lstm_forward, arrays(dt, 15, (N, T, D), (N, H), (D, 4 * H), (H, 4 * H), (4 * H,)), {}, L.lstm_backward
+
+
+def _temporal_affine(dt):
+    return L.temporal_affine_forward, arrays(dt, 16, (N, T, D), (D, M), (M,)), {}, L.temporal_affine_backward
+
+
+def _attention(masked):
+    def case(dt):
+        kwargs = {"mask": L.causal_mask(T, T)} if masked else {}
+        return L.attention_forward, arrays(dt, 17, (N, T, D), (N, T, D), (N, T, M)), kwargs, L.attention_backward
+    return case
+
+
+def _multihead_attention(dt):
+    E = 4
+    args = arrays(dt, 18, (N, T, E), (N, 5, E), (N, 5, E), *[(E, E), (E,)] * 4)
+    return L.multihead_attention_forward, args + [2], {}, L.multihead_attention_backward
+
+
 CASES = {
     "dense": _dense,
     **{name: _activation(name) for name in L.ACTIVATION_LAYERS},
@@ -112,6 +149,14 @@ CASES = {
     "avgpool2d overlapping": _pool(L.avgpool2d_forward, L.avgpool2d_backward, 3, 1),
     "avgpool2d_naive": _pool(L.avgpool2d_forward_naive, L.avgpool2d_backward_naive),
     "flatten": _flatten,
+    "rnn_step": _rnn_step,
+    "rnn": _rnn,
+    "lstm_step (two outputs)": _lstm_step,
+    "lstm": _lstm,
+    "temporal_affine": _temporal_affine,
+    "attention": _attention(False),
+    "attention causal mask": _attention(True),
+    "multihead_attention": _multihead_attention,
 }
 DTYPES = [np.float32, np.float64]
 
@@ -130,10 +175,12 @@ def test_every_layer_is_listed():
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_forward_and_backward_keep_the_dtype(name, dtype):
     forward, args, kwargs, backward = CASES[name](dtype)
-    out, cache = forward(*args, **kwargs)
-    assert out.dtype == dtype, f"{name} forward: {np.dtype(dtype).name} in, {out.dtype} out"
-    dout = np.random.default_rng(12).standard_normal(out.shape).astype(dtype)
-    grads = backward(dout, cache)
+    *outs, cache = forward(*args, **kwargs)  # lstm_step_forward returns next_h, next_c, cache
+    for out in outs:
+        assert out.dtype == dtype, f"{name} forward: {np.dtype(dtype).name} in, {out.dtype} out"
+    rng = np.random.default_rng(12)
+    douts = [rng.standard_normal(out.shape).astype(dtype) for out in outs]
+    grads = backward(*douts, cache)
     grads = grads if isinstance(grads, tuple) else (grads,)  # embedding_backward returns dE alone
     for i, g in enumerate(grads):
         assert isinstance(g, np.ndarray) and g.dtype == dtype, \
