@@ -16,6 +16,10 @@ next to hypothesis + that function alone on the same drawn cases: what checking
 your own backprop costs. The target is ≥ 0.5 × the rate of hypothesis + manual
 alone, measured in the same run.
 
+Then the "backprop ninja" check: `check_implementation` of a 3-layer function
+(docs/examples/my_ninja.py) that returns its dict of intermediate gradients, next to the
+same function returning (loss, grads) only: what comparing the intermediates costs.
+
 The last line is `N examples/s`: the property's throughput.
 """
 
@@ -130,7 +134,33 @@ def main(argv=None) -> None:
     print(f"{'check_implementation(article-style function)':<44} {max(checked):8.0f} {' '.join(f'{r:.0f}' for r in checked)}")
     print(f"check_implementation / manual alone: {max(checked) / max(alone):.2f} (target ≥ 0.5)  "
           f"({args.user_examples} examples per run)")
+    # the ninja check: the same 3-layer function with and without its dict of intermediate gradients
+    from my_ninja import correct
+
+    def without_dict(params, X, y):
+        return correct(params, X, y)[:2]
+
+    ninja = dict(sizes=[3, 4, 4, 3], hidden="tanh", loss="cross_entropy")
+    ninja_rate(correct, ninja, 20)  # compiles the intermediates' program
+    plain, inter = [], []
+    for _ in range(args.repeats):
+        plain.append(ninja_rate(without_dict, ninja, args.user_examples))
+        inter.append(ninja_rate(correct, ninja, args.user_examples))
+    print(f"{'check_implementation(3-layer, no dict)':<44} {max(plain):8.0f} {' '.join(f'{r:.0f}' for r in plain)}")
+    print(f"{'check_implementation(3-layer, + intermediates)':<44} {max(inter):8.0f} {' '.join(f'{r:.0f}' for r in inter)}")
+    print(f"intermediates / no dict: {max(inter) / max(plain):.2f}  ({args.user_examples} examples per run)")
     print(f"{max(prop):.0f} examples/s")
+
+
+def ninja_rate(fn, options, examples: int) -> float:
+    """Examples/s of check_implementation(fn, **options) (it passes: all run)."""
+    from dualgrad import check_implementation
+
+    start = time.perf_counter()
+    result = check_implementation(fn, examples=examples, **options)
+    elapsed = time.perf_counter() - start
+    assert result.passed and result.examples == examples, result.message
+    return examples / elapsed
 
 
 if __name__ == "__main__":

@@ -14,6 +14,9 @@ from .network import forward as forward
 from .network import forward_with_cache as forward_with_cache
 from .network import loss as loss
 from .network import loss_and_grads as loss_and_grads
+from .second_order import gauss_newton_vector_product as gauss_newton_vector_product
+from .second_order import hessian_vector_product as hessian_vector_product
+from .second_order import per_example_gradients as per_example_gradients
 from .spec import ACTIVATION_NAMES as ACTIVATION_NAMES
 from .spec import LOSS_NAMES as LOSS_NAMES
 from .spec import NetworkSpec as NetworkSpec

@@ -56,9 +56,10 @@ from . import optimizers as _optimizers
 from .initializers import INITS, init_params
 from .network import forward as _forward
 from .network import loss as _loss
+from .network import loss_and_grads as _loss_and_grads
 from .spec import NetworkSpec
 from .train_step import NonFiniteError, TrainStep
-from .validation import all_finite, as_real_array, check_inputs, encode_targets
+from .validation import all_finite, as_real_array, check_inputs, check_sample_weight, encode_targets
 
 OPTIMIZER_NAMES = ("sgd", "adam", "rmsprop")
 DEFAULT_HIDDEN_SIZES = (100,)  # scikit-learn's MLPClassifier's, when neither sizes nor hidden_sizes is given
@@ -213,11 +214,18 @@ class MLP:
         self._initialize(classes)
         return self
 
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Re-initialise, then train for `epochs` epochs (fewer with early stopping). Returns self.
-        A model given hidden_sizes takes its input and output widths from X and y here."""
+        A model given hidden_sizes takes its input and output widths from X and y here.
+
+        sample_weight -- optionally w (N,) ≥ 0, Σ w > 0: each batch's loss is its weighted mean
+        Σ wₙ ℓₙ / Σ w (network.loss_and_grads' convention; the L2 term is not weighted), a batch
+        whose weights are all 0 is skipped, and loss_history is weighted the same way (Σ_b W_b L_b / W,
+        W_b a batch's weight sum). With early stopping the held-out rows' loss is weighted too.
+        Integer weights on full batches equal repeating rows."""
         spec = self._spec_for(X, y) if self.hidden_sizes is not None else self.spec
         X, labels = self._check_data(X, y, spec)
+        w = self._weights(sample_weight, X)
         classes = np.unique(labels) if self.is_classifier else None
         if classes is not None:
             self._check_classes(classes, what="y", spec=spec)
@@ -235,13 +243,19 @@ class MLP:
             perm = self._rng.permutation(n)
             val, train = np.sort(perm[:n_val]), np.sort(perm[n_val:])
             X, Y, X_val, Y_val = X[train], Y[train], X[val], Y[val]
+            w, w_val = (None, None) if w is None else (w[train], w[val])
+            if w_val is not None and not w_val.sum() > 0:
+                w_val = None  # the held-out rows all weigh 0: their plain mean loss
         best, best_params, waited = math.inf, None, 0
         for _ in range(self.epochs):
-            self._epoch(X, Y)
+            self._epoch(X, Y, w)
             if not self.early_stopping:
                 self._print_epoch()
                 continue
-            value = _loss(self.spec, self._params, X_val, Y_val)
+            if w_val is None:
+                value = _loss(self.spec, self._params, X_val, Y_val)
+            else:
+                value = _loss_and_grads(self.spec, self._params, X_val, Y_val, sample_weight=w_val)[0]
             self.validation_history.append(value)
             self._print_epoch()
             if value < best:
@@ -254,8 +268,9 @@ class MLP:
             _copy_into(self._params, best_params)
         return self
 
-    def partial_fit(self, X, y, classes=None):
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
         """One epoch over (X, y), continuing from the current state (the first call initialises).
+        sample_weight: as in fit.
 
         classes: all labels the model will ever see; needed on the first call of a classifier
         unless y itself holds every class; later calls must give the same classes or none.
@@ -266,6 +281,7 @@ class MLP:
         if first and self.hidden_sizes is not None:
             spec = self._spec_for(X, y if classes is None or not self.is_classifier else classes)
         X, labels = self._check_data(X, y, spec)
+        w = self._weights(sample_weight, X)
         if self.is_classifier:
             if classes is not None:
                 classes = self._check_classes(classes, spec=spec)
@@ -283,7 +299,7 @@ class MLP:
         if first:
             self._set_spec(spec)
             self._initialize(classes)
-        self._epoch(X, self._targets(labels, X.shape[0]))
+        self._epoch(X, self._targets(labels, X.shape[0]), w)
         self._print_epoch()
         return self
 
@@ -417,10 +433,16 @@ class MLP:
         self.n_epochs_ = 0
         self.best_epoch_ = None
 
-    def _epoch(self, X, Y):
-        """One pass over X (N, sizes[0]), Y (N, sizes[-1]), one TrainStep per batch."""
+    def _weights(self, sample_weight, X):
+        """w (N,) in dtype, checked (≥ 0, finite, Σ w > 0), or None."""
+        if sample_weight is None:
+            return None
+        return check_sample_weight(sample_weight, X.shape[0], self.dtype)
+
+    def _epoch(self, X, Y, w=None):
+        """One pass over X (N, sizes[0]), Y (N, sizes[-1]) (and weights w (N,)), one TrainStep per batch."""
         with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported as NonFiniteError
-            self._epoch_unchecked(X, Y)
+            self._epoch_unchecked(X, Y, w)
 
     def next_batches(self, n: int) -> list:
         """The rows (slices or index arrays) of each batch the next epoch over n rows will take,
@@ -441,27 +463,31 @@ class MLP:
         order = rng.permutation(n) if self.shuffle and size < n else None  # (N,) or rows as given
         return [slice(i, i + size) if order is None else order[i:i + size] for i in range(0, n, size)]
 
-    def _epoch_unchecked(self, X, Y):
+    def _epoch_unchecked(self, X, Y, w=None):
         n = X.shape[0]
         batches = self._batches(n, self._rng)
         start = (_copy_params(self._params), _copy_state(self._state))  # to roll back to if a step overflows
-        total = 0.0
+        total, weight = 0.0, 0.0
         for j, rows in enumerate(batches):
             Xb, Yb = self._gather(X, Y, rows)  # (n_b, sizes[0]), (n_b, sizes[-1])
+            wb = None if w is None else w[rows]  # (n_b,)
+            if wb is not None and not wb.sum() > 0:
+                continue  # a batch of weight 0 carries no loss: no step
             try:
-                value, self._state = self._step(self._params, self._state, Xb, Yb)
+                value, self._state = self._step(self._params, self._state, Xb, Yb, *(() if wb is None else (wb,)))
             except NonFiniteError as err:
-                self._roll_back(start, batches[:j], X, Y)
+                self._roll_back(start, batches[:j], X, Y, w)
                 raise NonFiniteError(
                     f"{err.reason} in epoch {self.n_epochs_ + 1}, batch {j + 1}; the parameters are the last "
                     f"finite ones, after {self.t_} update(s). Try a smaller learning_rate or scale the inputs",
                     err.reason) from None
-            total += value * Xb.shape[0]
+            b_weight = Xb.shape[0] if wb is None else float(wb.sum())
+            total, weight = total + value * b_weight, weight + b_weight
         if not _finite(self._params):  # an update overflowed without a non-finite loss or gradient
-            self._roll_back(start, batches, X, Y)
+            self._roll_back(start, batches, X, Y, w)
             raise NonFiniteError(f"the parameters became NaN or infinite in epoch {self.n_epochs_ + 1}; they are "
                                  f"the last finite ones, after {self.t_} update(s). Try a smaller learning_rate")
-        self.loss_history.append(total / n)
+        self.loss_history.append(total / n if w is None else total / weight)
         self.n_epochs_ += 1
 
     def _gather(self, X, Y, rows):
@@ -477,7 +503,7 @@ class MLP:
         # NOTE: mode="clip" (rows are a permutation's, always in range): the default "raise" buffers `out`
         return np.take(X, rows, axis=0, out=Xb[:n_b], mode="clip"), np.take(Y, rows, axis=0, out=Yb[:n_b], mode="clip")
 
-    def _roll_back(self, start, batches, X, Y):
+    def _roll_back(self, start, batches, X, Y, w=None):
         """Leave the last finite params of this epoch: if the current ones are not finite, restore
         the epoch's start and replay its batches (bit-identical) up to the update that overflowed."""
         if _finite(self._params):
@@ -486,9 +512,12 @@ class MLP:
         _copy_into(self._params, params)
         self._state = state
         for rows in batches:
+            wb = None if w is None else w[rows]
+            if wb is not None and not wb.sum() > 0:
+                continue
             before = (_copy_params(self._params), _copy_state(self._state))
             try:
-                _, self._state = self._step(self._params, self._state, X[rows], Y[rows])
+                _, self._state = self._step(self._params, self._state, X[rows], Y[rows], *(() if wb is None else (wb,)))
             except NonFiniteError:
                 break
             if not _finite(self._params):

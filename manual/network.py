@@ -23,9 +23,9 @@ from typing import List, NamedTuple, Tuple
 import numpy as np
 
 from .activations import get_activation
-from .losses import get_loss
+from .losses import get_loss, row_losses
 from .spec import NetworkSpec
-from .validation import check_inputs, check_params, check_spec, encode_targets, params_dtype
+from .validation import check_inputs, check_params, check_sample_weight, check_spec, encode_targets, params_dtype
 
 
 class LayerCache(NamedTuple):
@@ -127,20 +127,37 @@ def loss(spec: NetworkSpec, params, X, y) -> float:
     return value
 
 
-def loss_and_grads(spec: NetworkSpec, params, X, y) -> Tuple[float, list]:
+def loss_and_grads(spec: NetworkSpec, params, X, y, sample_weight=None) -> Tuple[float, list]:
     """(loss, [(dW, db), ...]) by hand: forward with caches, then backprop in reverse.
 
     Computed in the dtype of `params` (float64 or float32); the inputs are never modified.
+
+    sample_weight -- optionally w (N,), wₙ ≥ 0 with Σ wₙ > 0: the data term becomes the
+    weighted mean Σₙ wₙ ℓₙ / Σₙ wₙ of the rows' own losses ℓₙ (scikit-learn's convention:
+    integer weights equal repeating rows, all-equal weights equal none); the L2 term is not
+    weighted. Only ds changes: row n of the unweighted ds is ∂ℓₙ/∂sₙ / N, so
+
+        ds_w = (N wₙ / Σ w) ⊙ ds,     and the backward pass is the same.
     """
     params, X = _checked(spec, params, X)
     Y = encode_targets(spec, y, X.shape[0], dtype=X.dtype)  # (N, sizes[-1])
+    w = None if sample_weight is None else check_sample_weight(sample_weight, X.shape[0], X.dtype)  # (N,)
     with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported below, not warned
         logits, caches = forward_with_cache(spec, params, X)
         value, ds = get_loss(spec.loss).value_and_dlogits(logits, Y)
+        if w is not None:
+            value, ds = weighted_value_and_dlogits(spec, logits, Y, ds, w)
         grads = backward(spec, params, caches, ds)
         value += l2_penalty(spec, params)
     _check_overflow(value, grads, X.dtype)
     return value, grads
+
+
+def weighted_value_and_dlogits(spec: NetworkSpec, logits, Y, ds, w):
+    """(Σ wₙ ℓₙ / Σ w, ds_w) from the unweighted ds (N, K) and weights w (N,) (see loss_and_grads)."""
+    share = w / w.sum()  # (N,) wₙ / Σ w
+    value = float(np.dot(share, row_losses(spec.loss, logits, Y)))  # Σ wₙ ℓₙ / Σ w
+    return value, ds * (logits.shape[0] * share)[:, None]  # (N, K)
 
 
 def _check_overflow(value, grads, dtype):

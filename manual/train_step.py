@@ -46,6 +46,7 @@ import numpy as np
 
 from . import inplace_activations, inplace_losses
 from .spec import NetworkSpec
+from .network import weighted_value_and_dlogits
 from .validation import FLOAT_DTYPES, all_finite
 
 
@@ -97,7 +98,10 @@ class TrainStep:
         self._grads = {}  # dtype -> [(dW (fan_in, fan_out), db (fan_out,)), ...]
         self._l2_work = {}  # dtype -> [(fan_in, fan_out)] scratch for λ W
 
-    def __call__(self, params, state, X, Y):
+    def __call__(self, params, state, X, Y, sample_weight=None):
+        """sample_weight -- optionally w (N,) ≥ 0 in the dtype of params, checked by the caller:
+        the step then descends Σ wₙ ℓₙ / Σ w + (λ/2) Σ‖W‖² (network.loss_and_grads' convention).
+        Without it the step is exactly the unweighted one."""
         spec, L = self.spec, self.spec.n_layers
         dtype = self._check(params, X, Y)
         acts = [inplace_activations.fused(name) for name in spec.hidden]  # built-in in-place forms, or generic
@@ -118,7 +122,11 @@ class TrainStep:
                 a_in = buf.a[l]
 
             # loss and ds = ∂L/∂s (the logits buffer is overwritten)
+            logits = None if sample_weight is None else buf.a[L - 1].copy()  # (N, K), the head overwrites it
             value = head(buf.a[L - 1], Y, buf.dz[L - 1], buf.row)  # dz[L-1]: (N, sizes[-1])
+            if sample_weight is not None:  # Σ wₙ ℓₙ / Σ w, and ds rows scaled by N wₙ / Σ w
+                value, ds_w = weighted_value_and_dlogits(spec, logits, Y, buf.dz[L - 1], sample_weight)
+                np.copyto(buf.dz[L - 1], ds_w)
             if spec.l2:
                 value += 0.5 * spec.l2 * sum(float(np.vdot(W, W)) for W, _ in params)  # (λ/2) Σ ‖W‖²
 

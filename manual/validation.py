@@ -170,6 +170,24 @@ def encode_targets(spec: NetworkSpec, y, n: int, dtype=np.float64) -> np.ndarray
     return arr
 
 
+def check_sample_weight(sample_weight, n: int, dtype=np.float64) -> np.ndarray:
+    """sample_weight as a finite array w (N,) in dtype with every wₙ ≥ 0 and Σ wₙ > 0.
+
+    Zeros are allowed (the row counts for nothing); a list, a column (N, 1) is not: one weight
+    per row of X, shape (N,).
+    """
+    arr = as_real_array(sample_weight, "sample_weight")
+    if arr.shape != (n,):
+        raise ValueError(f"sample_weight must have one weight per row of X, shape ({n},), got shape {arr.shape}")
+    arr = arr.astype(np.float64)
+    check_finite(arr, "sample_weight")
+    if (arr < 0).any():
+        raise ValueError(f"sample_weight must be >= 0, got negative weights {_some(arr[arr < 0])}")
+    if not arr.sum() > 0:
+        raise ValueError("sample_weight must not be all zero: their sum must be positive (the loss divides by it)")
+    return arr.astype(dtype)
+
+
 def _some(values, limit: int = 5) -> str:
     values = np.unique(np.asarray(values).ravel())
     shown = ", ".join(repr(v.item()) for v in values[:limit])

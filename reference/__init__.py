@@ -11,6 +11,9 @@ from .losses import register_loss as register_loss
 from .network import forward as forward
 from .network import loss as loss
 from .network import loss_and_grads as loss_and_grads
+from .second_order import gauss_newton_vector_product as gauss_newton_vector_product
+from .second_order import hessian_vector_product as hessian_vector_product
+from .second_order import per_example_gradients as per_example_gradients
 
 
 def __getattr__(name):

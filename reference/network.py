@@ -9,7 +9,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from manual.validation import check_inputs, check_params, check_spec, encode_targets
+from manual.validation import check_inputs, check_params, check_sample_weight, check_spec, encode_targets
 
 from .activations import get_activation
 from .losses import HEADS, get_loss
@@ -30,10 +30,19 @@ def logits(spec, params, X, offsets=None):
     return a
 
 
-def total_loss(params, spec, X, Y, offsets=None):
-    """head loss of the logits + (λ/2) Σ ‖W‖²"""
+def total_loss(params, spec, X, Y, offsets=None, w=None):
+    """head loss of the logits + (λ/2) Σ ‖W‖²; with weights w (N,): Σ wₙ ℓₙ / Σ w + (λ/2) Σ ‖W‖²"""
     penalty = 0.5 * spec.l2 * sum(jnp.sum(W**2) for W, _ in params)
-    return get_loss(spec.loss)(logits(spec, params, X, offsets), Y) + penalty
+    s = logits(spec, params, X, offsets)
+    if w is None:
+        return get_loss(spec.loss)(s, Y) + penalty
+    return jnp.sum(w * row_losses(spec, s, Y)) / jnp.sum(w) + penalty
+
+
+def row_losses(spec, s, Y):
+    """ℓ (N,): each row's loss, the batch-mean loss on a batch of one row (jax.vmap over rows)."""
+    fn = get_loss(spec.loss)
+    return jax.vmap(lambda s_n, y_n: fn(s_n[None], y_n[None]))(s, Y)
 
 
 _NO_Y = object()  # forward passes no labels; y=None from a caller is a bad label array
@@ -59,10 +68,13 @@ def loss(spec, params, X, y):
     return float(total_loss(jparams, spec, X, Y))
 
 
-def loss_and_grads(spec, params, X, y):
-    """(loss, [(dW, db), ...]) with the gradients from jax.value_and_grad, as NumPy float64."""
+def loss_and_grads(spec, params, X, y, sample_weight=None):
+    """(loss, [(dW, db), ...]) with the gradients from jax.value_and_grad, as NumPy float64.
+
+    sample_weight -- optionally w (N,) ≥ 0 with Σ w > 0: the loss Σ wₙ ℓₙ / Σ w + (λ/2) Σ ‖W‖²."""
     jparams, X, Y = _to_jax(spec, params, X, y)
-    value, grads = jax.value_and_grad(total_loss)(jparams, spec, X, Y)
+    w = None if sample_weight is None else jnp.asarray(check_sample_weight(sample_weight, X.shape[0]))
+    value, grads = jax.value_and_grad(total_loss)(jparams, spec, X, Y, None, w)
     return float(value), [(np.asarray(dW), np.asarray(db)) for dW, db in grads]
 
 

@@ -29,6 +29,11 @@ BUGS = {
     "transposed_dW": "dW = δᵀ a_prev, shape (fan_out, fan_in) in the (fan_in, fan_out) layout",
 }
 
+# bugs that only intermediates=True networks are checked against: the step each one breaks
+NINJA_BUGS = {
+    "W2_not_transposed": "da1 = dz2 W2 instead of dz2 W2ᵀ (a square W2 only)",
+}
+
 
 def _sigmoid(z):
     return 1.0 / (1.0 + np.exp(-z))
@@ -43,8 +48,10 @@ class ArticleNet:
     """fn(params, X, y) -> (loss, ([dW...], [db...])) for one fixed architecture."""
 
     def __init__(self, hidden="relu", loss="binary_cross_entropy", layout="in_out", bias="row", reduction="mean",
-                 mse="mean", head=None, l2=0.0, relu_at_zero=0.0, bug=None):
-        assert bug is None or bug in BUGS, bug
+                 mse="mean", head=None, l2=0.0, relu_at_zero=0.0, bug=None, intermediates=None, l2_form="half"):
+        assert bug is None or bug in BUGS or bug in NINJA_BUGS, bug
+        self.l2_form = l2_form  # "half": + (λ/2)Σ‖W‖²; "full": + λΣ‖W‖²
+        self.intermediates = intermediates  # None, or the keys to return: "all" or a set of "dlogits", "dz2", ...
         self.hidden, self.loss, self.layout, self.bias = hidden, loss, layout, bias
         self.reduction, self.mse, self.l2, self.bug = reduction, mse, l2, bug
         self.head = head or {"binary_cross_entropy": "sigmoid", "cross_entropy": "softmax", "mse": "identity"}[loss]
@@ -111,10 +118,13 @@ class ArticleNet:
                 delta = delta * out * (1 - out)
         data *= scale
         delta = delta * scale
-        loss = data + 0.5 * self.l2 * sum(np.sum(W * W) for W in Ws)
+        p = 0.5 if self.l2_form == "half" else 1.0
+        loss = data + p * self.l2 * sum(np.sum(W * W) for W in Ws)
 
         grads_w, grads_b = [], []
+        inter = {}
         for i in range(len(Ws) - 1, -1, -1):
+            inter[f"dz{i + 1}"] = delta
             a_prev = zs[i - 1] if (self.bug == "dW_from_z" and i > 0) else acts[i]
             if self.bug == "divided_twice":
                 dW = a_prev.T @ delta / m
@@ -123,16 +133,21 @@ class ArticleNet:
             else:
                 dW = a_prev.T @ delta
             if self.bug != "l2_missing_in_dW" and self.l2:
-                dW = dW + self.l2 * Ws[i]
+                dW = dW + 2 * p * self.l2 * Ws[i]
             db = np.sum(delta, axis=0, keepdims=True)
             if self.bug == "missing_1/m_in_db" and i < len(Ws) - 1:
                 db = db * m
             grads_w.insert(0, dW.T if (self.layout == "out_in" and self.bug != "transposed_dW") else dW)
             grads_b.insert(0, self._bias_shape(db))
             if i > 0:
-                back = delta @ Ws[i].T
+                back = delta @ (Ws[i] if self.bug == "W2_not_transposed" and i == 1 else Ws[i].T)
+                inter[f"da{i}"] = back
                 delta = back if self.bug == "no_activation_derivative" else back * self._act_prime(zs[i - 1], acts[i])
-        return loss, (grads_w, grads_b)
+        if self.intermediates is None:
+            return loss, (grads_w, grads_b)
+        inter["dlogits"] = inter.pop(f"dz{len(Ws)}")
+        keep = inter if self.intermediates == "all" else {k: v for k, v in inter.items() if k in self.intermediates}
+        return loss, (grads_w, grads_b), keep
 
     def _targets(self, y, k):
         y = np.asarray(y)

@@ -149,3 +149,30 @@ def test_conv_stacks_example_explained_like_the_module():
     assert d.passed
     shapes = [name_shape[1] for name_shape in EXAMPLE.shapes(2)]
     assert [es._out_shape(d, s) for s in d.steps] == [tuple(s) for s in shapes]
+
+
+def test_the_summary_counts_the_leaves_that_pass_and_the_ones_that_fail(monkeypatch):
+    """issue 19: '7/9 leaves FAIL' was printed when 7 of 9 passed."""
+    right = ML.batchnorm_backward
+    monkeypatch.setattr(ML, "batchnorm_backward", lambda dout, cache: (lambda g: (g[0] * 1.5, g[1], g[2]))(right(dout, cache)))
+    text = es.render_stack(es.derive_stack(BN, batch=4))
+    assert "against jax.vjp of each twin: 10/11 leaves pass, 1 FAIL" in text, text
+    assert "every dparam against jax.grad of the loss: 5/6 pass, 1 FAIL" in text
+
+
+def test_batchnorm_is_derived_node_by_node_and_a_wrong_node_fails(monkeypatch):
+    """issue 19: explain --stack's batchnorm step stated the short form; it is derived node by node now,
+    each node's gradient measured against jax.grad with the node a variable."""
+    text = es.explain_stack(BN, batch=3)
+    assert "derived node by node" in text and "ds = −di / s²" in text
+    for node in ("dx_hat", "dinv_std", "dstd", "dvar", "dxc", "dmean"):
+        assert re.search(rf"^      {node}\s+\(.*\)\s+max \|manual − jax\.grad\| = \S+ \(rel \S+\) pass$", text, re.M), node
+    right = ML.batchnorm_backward_graph_steps
+
+    def wrong_dstd(dout, cache):
+        dx, dg, db, nodes = right(dout, cache)
+        return dx, dg, db, {**nodes, "dstd": nodes["dstd"] * 2}
+
+    monkeypatch.setattr(ML, "batchnorm_backward_graph_steps", wrong_dstd)
+    d = es.derive_stack(BN, batch=3)
+    assert not d.passed and [leaf.name for s in d.steps for leaf in s.nodes if not leaf.passed] == ["dstd"]

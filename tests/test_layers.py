@@ -197,7 +197,7 @@ def test_check_layer_hyperparameters_ids_and_valid():
 
 @pytest.mark.parametrize("kwargs, error", [
     (dict(shapes=None), TypeError),
-    (dict(shapes={"x": ("N",), "y": ("N",)}), ValueError),
+    (dict(shapes={}), ValueError),  # several inputs are allowed since issue 19; none is not
     (dict(shapes=("N", 0)), ValueError),
     (dict(shapes=("N",), params=[("D",)]), TypeError),
     (dict(shapes=("N",), dims={"N": (3, 1)}), ValueError),

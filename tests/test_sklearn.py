@@ -15,6 +15,7 @@ from sklearn.neural_network import MLPRegressor as SkRegressor  # noqa: E402
 from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 from sklearn.utils.estimator_checks import check_estimator  # noqa: E402
+from sklearn.utils.estimator_checks import check_sample_weight_equivalence_on_dense_data  # noqa: E402
 
 import manual  # noqa: E402
 from dualgrad.sklearn import MLPClassifier, MLPRegressor, l2_strength  # noqa: E402
@@ -144,7 +145,7 @@ def test_regressor_learns_and_matches_scikit_learns_r2():
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    (dict(solver="lbfgs"), "no lbfgs"), (dict(activation="softmax"), "activation must be"),
+    (dict(solver="newton"), "solver must be one of"), (dict(max_fun=0), "max_fun"), (dict(activation="softmax"), "activation must be"),
     (dict(hidden_layer_sizes=(4, 0)), "positive ints"), (dict(alpha=-1.0), "alpha"),
     (dict(batch_size=0), "batch_size"), (dict(max_iter=0), "max_iter"),
     (dict(validation_fraction=1.0), "validation_fraction"),
@@ -158,3 +159,79 @@ def test_bad_parameters_refused_at_fit(kwargs, match):
 def test_one_class_refused():
     with pytest.raises(ValueError, match="only one class"):
         MLPClassifier().fit(np.zeros((4, 2)), [1, 1, 1, 1])
+
+
+# ---------------------------------------------------------------- issue 22: sample_weight, partial_fit, lbfgs
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("solver", ["adam", "sgd", "lbfgs"])
+@pytest.mark.parametrize("Estimator", [MLPClassifier, MLPRegressor])
+def test_scikit_learns_sample_weight_equivalence_check(Estimator, solver):
+    """Integer weights = repeated rows, zero = removed (check_estimator runs it for adam; scikit-learn
+    runs its own MLPs' with lbfgs and sgd, so all three here)."""
+    check_sample_weight_equivalence_on_dense_data(Estimator.__name__, Estimator(solver=solver))
+
+
+def test_all_zero_or_negative_weights_refused_before_anything_changes():
+    X, y = _blobs(30)
+    clf = MLPClassifier(hidden_layer_sizes=(4,), max_iter=5)
+    for w, match in ((np.zeros(30), "zero"), (-np.ones(30), "Negative"), (np.ones(29), "shape")):
+        with pytest.raises(ValueError, match=match):
+            clf.fit(X, y, sample_weight=w)
+        assert not hasattr(clf, "coefs_")
+    with pytest.raises(ValueError, match="only one class"):
+        clf.fit(X, y, sample_weight=(y == 1).astype(float))
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_lbfgs_fits_as_well_as_scikit_learns():
+    X, y = _blobs(150)
+    ours = MLPClassifier(hidden_layer_sizes=(8,), solver="lbfgs", max_iter=200, random_state=0).fit(X, y)
+    theirs = SkClassifier(hidden_layer_sizes=(8,), solver="lbfgs", max_iter=200, random_state=0).fit(X, y)
+    assert ours.score(X, y) >= theirs.score(X, y) - 0.02 and ours.score(X, y) > 0.95
+    assert 0 < ours.n_iter_ <= 200 and ours.loss_ < 0.1 and not hasattr(ours, "partial_fit")
+    Xr = np.random.default_rng(0).standard_normal((200, 3))
+    reg = MLPRegressor(hidden_layer_sizes=(16,), solver="lbfgs", max_iter=300, random_state=0).fit(Xr, Xr[:, 0] ** 2)
+    assert reg.score(Xr, Xr[:, 0] ** 2) > 0.95
+    with pytest.warns(ConvergenceWarning, match="lbfgs failed to converge"):
+        MLPClassifier(hidden_layer_sizes=(8,), solver="lbfgs", max_iter=2, random_state=0).fit(X, y)
+
+
+def test_partial_fit_continues_and_equals_fit_epoch_by_epoch():
+    X, y = _blobs(90)
+    a = MLPClassifier(hidden_layer_sizes=(6,), random_state=0, shuffle=False)
+    for _ in range(3):
+        a.partial_fit(X, y, classes=[0, 1, 2])
+    b = MLPClassifier(hidden_layer_sizes=(6,), random_state=0, shuffle=False, max_iter=3)
+    with pytest.warns(ConvergenceWarning):
+        b.fit(X, y)
+    assert a.n_iter_ == 3 and a.t_ == 270 and len(a.loss_curve_) == 3
+    for Wa, Wb in zip(a.coefs_, b.coefs_):
+        np.testing.assert_array_equal(Wa, Wb)
+    first = MLPClassifier(hidden_layer_sizes=(6,), random_state=0)
+    with pytest.raises(ValueError, match="classes="):
+        first.partial_fit(X[y == 0], y[y == 0])
+    first.partial_fit(X[:10], y[:10], classes=[0, 1, 2])
+    with pytest.raises(ValueError, match="not in classes_"):
+        first.partial_fit(X[:3], [0, 1, 7])
+    reg = MLPRegressor(hidden_layer_sizes=(6,), random_state=0)
+    reg.partial_fit(X, X[:, 0]).partial_fit(X, X[:, 0], sample_weight=np.arange(90) % 3)
+    assert reg.n_iter_ == 2
+
+
+def test_manual_mlp_sample_weight_equals_repeated_rows():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((40, 3))
+    y = (X[:, 0] + X[:, 1] > 0).astype(int)
+    w = rng.integers(0, 4, 40)
+    kw = dict(hidden_sizes=[5], batch_size=None, epochs=30, learning_rate=0.01, l2=0.01)
+    weighted = manual.MLP(**kw).fit(X, y, sample_weight=w)
+    repeated = manual.MLP(**kw).fit(np.repeat(X, w, axis=0), np.repeat(y, w))
+    np.testing.assert_allclose(weighted.predict_proba(X), repeated.predict_proba(X), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(weighted.loss_history, repeated.loss_history, rtol=1e-10)
+    ones = manual.MLP(**kw).fit(X, y, sample_weight=np.ones(40))
+    plain = manual.MLP(**kw).fit(X, y)
+    np.testing.assert_allclose(ones.predict_proba(X), plain.predict_proba(X), rtol=1e-10, atol=1e-12)
+    with pytest.raises(ValueError, match="sample_weight must be >= 0"):
+        manual.MLP(**kw).fit(X, y, sample_weight=-np.ones(40))

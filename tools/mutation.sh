@@ -5,11 +5,12 @@
 #   tools/mutation.sh initializers losses  # some of them
 #   MUTATION_FROM=/tmp/before MUTATION_DIR=/tmp/after tools/mutation.sh losses
 #                                          # only the survivors of an earlier run, with today's tests
+#   MUTATION_REV=4d354f9 tools/mutation.sh embedding   # the tree of another commit (a "before" run)
 #
 # Slow (minutes to an hour per module on one core): NOT part of CI. Needs `pip install -e '.[mutation]'`.
 # cosmic-ray writes each mutant into the source file on disk, so the run never touches this work
-# tree: it exports `git archive HEAD` (committed files only) to $MUTATION_DIR (default
-# /tmp/dualgrad-mutation) and mutates there. Results: $MUTATION_DIR/<module>.sqlite, one report per
+# tree: it exports `git archive HEAD` (committed files only; MUTATION_REV names another commit) to
+# $MUTATION_DIR (default /tmp/dualgrad-mutation) and mutates there. Results: $MUTATION_DIR/<module>.sqlite, one report per
 # module ($MUTATION_DIR/<module>.txt) and the summary table on stdout. Everything runs under
 # `nice -n 15` on one thread (BLAS, XLA), one mutant at a time.
 #
@@ -27,6 +28,7 @@ REPO="$(cd "$(dirname "$0")/.." && pwd)"
 OUT="${MUTATION_DIR:-/tmp/dualgrad-mutation}"
 TIMEOUT="${MUTATION_TIMEOUT:-120}"   # seconds per mutant; a mutant past it counts as timed out
 FROM="${MUTATION_FROM:-}"            # rerun only the survivors of the session in this directory
+REV="${MUTATION_REV:-HEAD}"          # the commit whose tree is mutated and tested
 if [ -n "$FROM" ]; then
   FROM="$(cd "$FROM" && pwd)" && OUT="$(mkdir -p "$OUT" && cd "$OUT" && pwd)"
   [ "$FROM" != "$OUT" ] || { echo "tools/mutation.sh: error: MUTATION_FROM must differ from MUTATION_DIR" >&2; exit 2; }
@@ -38,13 +40,22 @@ declare -A TESTS=(
   [activations]="tests/test_activations.py tests/test_gradients.py tests/test_contracts_registry.py"
   [optimizers]="tests/test_optimizers.py tests/test_contracts_state.py"
   [inplace_losses]="tests/test_train_step.py tests/test_contracts_inplace.py"
+  [persistence]="tests/test_contracts_persistence.py tests/test_contracts_load.py tests/test_persistence.py tests/test_persistence_faults.py"
+  # the layers: the tests that call them (node ids; a whole tests/test_layers.py + test_stacks.py takes
+  # over a minute per mutant on the shared machine)
+  [embedding]="tests/test_contracts_dtype.py tests/test_contracts_embedding.py tests/test_layers.py::test_layer_matches_jax[embedding]
+               tests/test_layers.py::test_layer_matches_jax[embedding_2d] tests/test_layers.py::test_repeated_ids_accumulate
+               tests/test_layers.py::test_check_layer_hyperparameters_ids_and_valid"
+  [dropout]="tests/test_contracts_dtype.py tests/test_contracts_eval.py tests/test_layers.py::test_layer_matches_jax[dropout]
+             tests/test_layers.py::test_dropout_p_zero_is_the_identity_and_the_mask_comes_from_the_seed"
 )
-ORDER=(initializers losses activations optimizers inplace_losses)
+declare -A PATHS=([embedding]="manual/layers/embedding.py" [dropout]="manual/layers/dropout.py")  # else manual/<m>.py
+ORDER=(initializers losses activations optimizers inplace_losses persistence embedding dropout)
 MODULES=("$@")
 [ ${#MODULES[@]} -eq 0 ] && MODULES=("${ORDER[@]}")
 
 rm -rf "$OUT/src" && mkdir -p "$OUT/src"
-git -C "$REPO" archive HEAD | tar -x -C "$OUT/src"
+git -C "$REPO" archive "$REV" | tar -x -C "$OUT/src"
 cd "$OUT/src"
 export PYTHONPATH="$OUT/src" HYPOTHESIS_PROFILE=mutation PYTHONDONTWRITEBYTECODE=1 \
        OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 \
@@ -52,11 +63,12 @@ export PYTHONPATH="$OUT/src" HYPOTHESIS_PROFILE=mutation PYTHONDONTWRITEBYTECODE
 
 for m in "${MODULES[@]}"; do
   [ -n "${TESTS[$m]:-}" ] || { echo "tools/mutation.sh: error: unknown module $m (known: ${ORDER[*]})" >&2; exit 2; }
+  path="${PATHS[$m]:-manual/$m.py}"
   tests=""
-  for t in ${TESTS[$m]}; do [ -e "$t" ] && tests="$tests $t"; done  # contract tests may not exist yet
+  for t in ${TESTS[$m]}; do [ -e "${t%%::*}" ] && tests="$tests $t"; done  # contract tests may not exist yet
   cat > "$OUT/$m.toml" <<TOML
 [cosmic-ray]
-module-path = "manual/$m.py"
+module-path = "$path"
 timeout = $TIMEOUT
 excluded-modules = []
 test-command = "python -m pytest -x -q -p no:cacheprovider$tests"
@@ -69,8 +81,8 @@ exclude-operators = ["core/ReplaceBinaryOperator_.*_(BitOr|BitAnd|BitXor|LShift|
                      "core/ReplaceBinaryOperator_(BitOr|BitAnd|BitXor|LShift|RShift)_.*"]
 TOML
   if [ -n "$FROM" ]; then
-    cmp -s "$FROM/src/manual/$m.py" "manual/$m.py" ||
-      { echo "tools/mutation.sh: error: manual/$m.py differs from $FROM's: run it in full" >&2; exit 2; }
+    cmp -s "$FROM/src/$path" "$path" ||
+      { echo "tools/mutation.sh: error: $path differs from $FROM's: run it in full" >&2; exit 2; }
     cp "$FROM/$m.sqlite" "$OUT/$m.sqlite"
     python -c 'import sqlite3, sys; c = sqlite3.connect(sys.argv[1])
 c.execute("DELETE FROM work_results WHERE test_outcome = ?", ("SURVIVED",)); c.commit()' "$OUT/$m.sqlite"

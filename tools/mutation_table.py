@@ -32,6 +32,15 @@ def counts(session: Path):
     return done, survivors
 
 
+def module_path(out: Path, m: str) -> str:
+    """The mutated file, as the run's config names it (manual/<m>.py unless it says otherwise)."""
+    config = out / f"{m}.toml"
+    for line in (config.read_text().splitlines() if config.exists() else []):
+        if line.startswith("module-path"):
+            return line.split("=", 1)[1].strip().strip('"')
+    return f"manual/{m}.py"
+
+
 def main(argv):
     show = "--survivors" in argv
     argv = [a for a in argv if a != "--survivors"]
@@ -47,7 +56,7 @@ def main(argv):
         seconds = (out / f"{m}.seconds").read_text().strip() if (out / f"{m}.seconds").exists() else "?"
         pending = f" ({done['pending']} not run)" if done["pending"] else ""
         score = f"{100 * caught / tested:.1f} %" if tested else "-"
-        print(f"| manual/{m}.py | {generated}{pending} | {done['killed']} | {done['timed out']} | "
+        print(f"| {module_path(out, m)} | {generated}{pending} | {done['killed']} | {done['timed out']} | "
               f"{done['survived']} | {score} | {seconds} |")
         listed += survivors
     if show:

@@ -38,6 +38,7 @@ FAMILIES = (
     Family("layers", "layers", "CS231n layers: batchnorm, layernorm, dropout, embedding, losses, dense"),
     Family("conv", "conv", "convolution and pooling"),
     Family("state", "state", "the training engine: fast step, optimizers, the estimator", max_examples=100),
+    Family("sequence", "sequence", "sequences and attention: RNN/LSTM BPTT, temporal loss, GELU, attention"),
 )
 
 

@@ -251,7 +251,7 @@ def _verify_impl_flags(args):
     """The --impl options are for --impl only; its bounds are positive."""
     from .verify_impl import CONVENTION_FLAGS
 
-    given = [f"--{k}" for k in CONVENTION_FLAGS if getattr(args, k) is not None]
+    given = [f"--{k.replace('_', '-')}" for k in CONVENTION_FLAGS if getattr(args, k) is not None]
     given += ["--scale"] if args.scale is not None else []
     if args.impl is None and given:
         raise CliError(f"{', '.join(given)} describe{'s' if len(given) == 1 else ''} your own implementation: "

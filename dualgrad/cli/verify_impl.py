@@ -18,12 +18,12 @@ import json
 
 import numpy as np
 
-CONVENTION_FLAGS = ("layout", "bias", "reduction", "mse", "head", "kink", "targets")
+CONVENTION_FLAGS = ("layout", "bias", "reduction", "mse", "head", "kink", "targets", "l2_form")
 
 
 def add_arguments(verify) -> None:
     """The --impl options of `dualgrad verify`."""
-    from ..engine.conventions import BIASES, HEADS, KINKS, LAYOUTS, MSE_FORMS, REDUCTIONS, TARGETS
+    from ..engine.conventions import BIASES, HEADS, KINKS, L2_FORMS, LAYOUTS, MSE_FORMS, REDUCTIONS, TARGETS
 
     group = verify.add_argument_group("checking your own backprop (--impl)")
     group.add_argument("--impl", metavar="FILE.py:FUNCTION",
@@ -37,6 +37,8 @@ def add_arguments(verify) -> None:
     group.add_argument("--head", choices=HEADS, help="output activation when not the loss's own (sigmoid with mse)")
     group.add_argument("--kink", choices=KINKS, help="jax [default]: relu'(0) = 0; either: any one-sided derivative at z = 0")
     group.add_argument("--targets", choices=TARGETS, help="y as labels [default] or the target matrix (one-hot)")
+    group.add_argument("--l2-form", choices=L2_FORMS, dest="l2_form",
+                       help="the L2 penalty your loss adds: half [default] = (λ/2)Σ‖W‖², full = λΣ‖W‖²")
     group.add_argument("--scale", type=float, nargs=2, metavar=("LO", "HI"),
                        help="input magnitudes drawn (default 0.1 1; wider finds overflow)")
     group.add_argument("--max-layers", type=int, default=3, metavar="L", help="default 3")
@@ -85,7 +87,13 @@ def run(args, parse_hidden) -> int:
     try:
         result = check_implementation(fn, **options, **conventions)
     except ImplementationError as err:
-        raise CliError(f"--impl {args.impl}: {_one_line(err)}") from None
+        case = getattr(err, "counterexample", None)
+        if case is None or args.json:
+            raise CliError(f"--impl {args.impl}: {_one_line(getattr(err, 'what', None) or err)}") from None
+        print("the smallest case found (params in your layout, y as your function received it):")
+        print(counterexample_text(case))
+        raise CliError(f"--impl {args.impl}: {_one_line(err.what)} (on the smallest case found: {err.smallest}, "
+                       "printed above)") from None
     except (TypeError, ValueError) as err:
         raise CliError(_one_line(err)) from None
     if args.json:
@@ -117,7 +125,11 @@ def render(result, fn, options, conventions) -> str:
         from ..engine.report import table_lines
 
         header, rows = table_lines(result.report.rows, fd=False)
-        lines += ["", header, *rows, result.report.forward_line()]
+        lines += ["", header, *rows]
+        if result.report.intermediates:
+            _, inter = table_lines(result.report.intermediates, fd=False)
+            lines += ["intermediates, in backward order:", *inter]
+        lines.append(result.report.forward_line())
     if result.counterexample is not None:
         lines += ["", "the shrunk counterexample (params in your layout, y as your function received it):",
                   counterexample_text(result.counterexample)]

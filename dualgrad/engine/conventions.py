@@ -24,13 +24,15 @@ option, stated in every report, so that correct code never fails on a convention
                "either"  at a unit whose pre-activation is exactly 0, either one-sided
                          derivative is accepted (relu'(0) = 1 from `z >= 0` too). A wrong
                          derivative anywhere else still fails.
+    l2_form    "half"    the L2 penalty is (λ/2) Σ‖W‖², so dW gains λW      (ours, CS231n's 0.5·reg)
+               "full"    the penalty is λ Σ‖W‖², so dW gains 2λW              (weight decay written as λ‖W‖²)
     targets    "labels"  y as `manual` takes it: class indices (N,) for cross-entropy,
                          0/1 (N,) for binary cross-entropy, (N, K) reals for mse
                "matrix"  y as the target matrix Y (N, K): one-hot rows, (N, 1) 0/1 columns
 
 Each mse form and each reduction multiplies our data loss (and its gradients) by a
 constant c: mean → 1, half_mean → ½, half → K/2, sum → K; times N for reduction
-"sum". The L2 penalty (λ/2) Σ‖W‖² is added once, after the scaling.
+"sum". The L2 penalty ((λ/2) Σ‖W‖², or λ Σ‖W‖² with l2_form "full") is added once, after the scaling.
 """
 
 from __future__ import annotations
@@ -47,9 +49,10 @@ MSE_FORMS = ("mean", "half_mean", "half", "sum")
 HEADS = ("sigmoid", "softmax", "identity")
 KINKS = ("jax", "either")
 TARGETS = ("labels", "matrix")
+L2_FORMS = ("half", "full")
 
 _CHOICES = {"layout": LAYOUTS, "bias": BIASES, "reduction": REDUCTIONS, "mse": MSE_FORMS,
-            "kink": KINKS, "targets": TARGETS}
+            "kink": KINKS, "targets": TARGETS, "l2_form": L2_FORMS}
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,7 @@ class Conventions:
     head: Optional[str] = None
     kink: str = "jax"
     targets: str = "labels"
+    l2_form: str = "half"
 
     def __post_init__(self):
         for field, choices in _CHOICES.items():
@@ -94,7 +98,13 @@ class Conventions:
         if self.head is not None:
             parts.append(f"head {self.head}")
         parts += [f"kink {self.kink}", f"targets {self.targets}"]
+        if self.l2_form != "half":
+            parts.append(f"l2_form {self.l2_form}")
         return ", ".join(parts)
+
+    def l2_factor(self) -> float:
+        """p of the penalty p·λ Σ‖W‖²: ½ (l2_form 'half') or 1 ('full'); dW gains 2p·λW."""
+        return 0.5 if self.l2_form == "half" else 1.0
 
     def factor_words(self, loss: str, n: int, k: int, ratio: float) -> str:
         """Which other reduction and mse form would make a loss (or gradient) `ratio` times ours
@@ -105,7 +115,8 @@ class Conventions:
         found = []
         for reduction in REDUCTIONS:
             for mse in (MSE_FORMS if loss in ("mse", "sigmoid_mse") else (self.mse,)):
-                other = Conventions(self.layout, self.bias, reduction, mse, self.head, self.kink, self.targets)
+                other = Conventions(self.layout, self.bias, reduction, mse, self.head, self.kink, self.targets,
+                                    self.l2_form)
                 if other == self:
                     continue
                 if math.isclose(ratio, other.loss_factor(loss, n, k) / here, rel_tol=1e-6):

@@ -2,7 +2,7 @@
 
 A user's implementation is a function
 
-    fn(params, X, y) -> (loss, grads)            or (loss, grads, output)
+    fn(params, X, y) -> (loss, grads)            or (loss, grads, output), then optionally intermediates
     fn(params, X, y, spec=spec) -> ...           if it takes a `spec` keyword
 
 params  -- [(W1, b1), (W2, b2), ...] in the user's layout (`dualgrad.conventions`)
@@ -12,6 +12,9 @@ loss    -- a real scalar: the data loss under the user's reduction, plus (λ/2) 
 grads   -- [(dW1, db1), ...] in the same layout as params, or the pair of lists
            ([dW1, dW2, ...], [db1, db2, ...]) that the article's `backward` returns
 output  -- optional: the head's output ŷ (N, K), or (N,) when K = 1
+intermediates -- optional, always last: a dict of the gradients computed on the way back,
+           "dlogits" (or "dz{L}"), "dz{l}", "da{l}" (N, n_l), 1-based layers, any subset;
+           compared with JAX's in backward order (`dualgrad.engine.intermediates`)
 
 `call` runs it on a copy of every input and checks what came back: a result of the
 wrong kind is a TypeError, of the wrong shape or not finite a ValueError, an
@@ -39,6 +42,8 @@ class ImplementationError(Exception):
     """
 
     counterexample = None
+    what = None  # the message without the case (from check_implementation)
+    smallest = None  # '2-1 - bce N=1': the smallest case, described
 
 
 class ImplementationTypeError(ImplementationError, TypeError):
@@ -59,6 +64,9 @@ class UserResult(NamedTuple):
     loss: float
     grads: list  # [(dW, db), ...] in our layout, the user's units (their reduction and mse form)
     output: Optional[np.ndarray]  # (N, K) or None
+    intermediates: Optional[dict] = None  # {(kind, layer): array} (`dualgrad.engine.intermediates`), or None
+    intermediate_names: Optional[dict] = None  # {(kind, layer): the user's key}
+    low_precision: Optional[str] = None  # 'float32' when the function returned float32 (or float16) arrays
 
 
 def qualified_name(fn) -> str:
@@ -101,18 +109,69 @@ def call(fn, spec, conv: Conventions, params, X, y, takes_spec: bool) -> UserRes
         with np.errstate(all="ignore"):  # overflow in a textbook σ is reported through its result
             returned = fn(user_params, np.array(X), user_y, **kwargs)
     except Exception as err:  # the user's own code: reported, never a traceback of ours
-        raise ImplementationRaised(f"{qualified_name(fn)} raised {type(err).__name__}: {err}") from err
-    return read_result(returned, spec, conv, X.shape[0])
+        raise ImplementationRaised(f"{qualified_name(fn)} raised {type(err).__name__}: {err}"
+                                   f"{_raised_hint(err, spec, conv, user_y)}") from err
+    result = read_result(returned, spec, conv, X.shape[0])
+    return result._replace(low_precision=_low_precision(returned))
+
+
+def _raised_hint(err, spec, conv: Conventions, user_y) -> str:
+    """What an exception inside the user's function may mean: W in the other layout, y one-hot."""
+    text = str(err)
+    shape_error = isinstance(err, ValueError) and ("matmul" in text or "not aligned" in text
+                                                   or "could not be broadcast" in text)
+    square = all(i == o for (i, o), _ in spec.layer_shapes())
+    if shape_error and not square:
+        other = "out_in" if conv.layout == "in_out" else "in_out"
+        stored = "(fan_out, fan_in), PyTorch's nn.Linear layout" if other == "out_in" else "(fan_in, fan_out)"
+        return (f"; W is given as {conv._layout_words(True).split(': ')[1]} (layout {conv.layout!r}): if your function "
+                f"expects W as {stored}, pass layout={other!r}")
+    index_error = isinstance(err, (IndexError, ValueError)) or type(err).__name__ == "AxisError"
+    if index_error and conv.targets == "labels" and spec.loss in ("cross_entropy",) and np.ndim(user_y) == 1:
+        return (f"; y is given as class labels of shape {np.shape(user_y)}: if your function expects the one-hot "
+                "matrix Y (N, K), pass targets='matrix'")
+    return ""
+
+
+def _low_precision(returned) -> Optional[str]:
+    """'float32' when any returned gradient or loss is a float32 (or float16) array, else None."""
+    found = []
+
+    def walk(value):
+        value = _plain(value)
+        if isinstance(value, dict):
+            for v in value.values():
+                walk(v)
+        elif isinstance(value, (list, tuple)):
+            for v in value:
+                walk(v)
+        else:
+            dtype = getattr(value, "dtype", None)
+            if dtype is not None and np.dtype(dtype).kind == "f" and np.dtype(dtype).itemsize < 8:
+                found.append(str(np.dtype(dtype)))
+
+    walk(returned)
+    return found[0] if found else None
 
 
 def read_result(returned, spec, conv: Conventions, n: int) -> UserResult:
+    inter = None
+    if isinstance(returned, (tuple, list)) and len(returned) in (3, 4) and isinstance(returned[-1], dict):
+        inter, returned = returned[-1], tuple(returned[:-1])
     if not isinstance(returned, (tuple, list)) or len(returned) not in (2, 3):
         got = f"a {type(returned).__name__}" + (f" of length {len(returned)}" if isinstance(returned, (tuple, list)) else "")
-        raise ImplementationTypeError(f"the function must return (loss, grads) or (loss, grads, output), got {got}")
+        raise ImplementationTypeError(f"the function must return (loss, grads) or (loss, grads, output), "
+                                      f"optionally followed by a dict of intermediate gradients, got {got}")
     loss = _scalar(returned[0])
     grads = read_grads(returned[1], spec, conv)
     output = _output(returned[2], spec, n) if len(returned) == 3 and returned[2] is not None else None
-    return UserResult(loss, grads, output)
+    if inter is None:
+        return UserResult(loss, grads, output)
+    from . import intermediates
+
+    arrays = intermediates.check_keys(inter, spec, n)
+    names = {key: intermediates.name_of(key, spec.n_layers, inter.keys()) for key in arrays}
+    return UserResult(loss, grads, output, arrays, names)
 
 
 def _plain(value):

@@ -131,8 +131,9 @@ for _loss, _fn in M.LOSS_LAYERS.items():
     _add(f"{_loss}_loss", _f, _b, R.LOSS_LAYERS[_loss], scale=(-1.0, 1.5), **_kw)
 
 
-def check(name: str, examples: int = 200, seed: int = 0, forward=None, backward=None):
-    """check_layer on the built-in layer `name` (optionally with another forward or backward)."""
+def check(name: str, examples: int = 200, seed: int = 0, forward=None, backward=None, dtype="float64"):
+    """check_layer on the built-in layer `name` (optionally with another forward or backward), at
+    `dtype` (float32: judged against the float64 twin with the twin's own float32 error as yardstick)."""
     layer = LAYERS[name]
     return check_layer(forward or layer.forward, backward or layer.backward, layer.jax_fn,
-                       examples=examples, seed=seed, **layer.kwargs)
+                       examples=examples, seed=seed, dtype=dtype, **layer.kwargs)

@@ -1,23 +1,40 @@
-"""Check one layer's hand-written backward against jax.vjp of its JAX twin, on random cases.
+"""Check one layer's hand-written backward against autodiff of a reference, on random cases.
 
     from dualgrad import check_layer
-    result = check_layer(my_forward, my_backward, my_jax_fn,
+    result = check_layer(my_forward, my_backward, my_reference,
                          shapes={"x": ("N", "D")}, params={"gamma": ("D",), "beta": ("D",)},
                          examples=200, seed=0)
     result.passed; print(result.message); result.report  # a LayerReport of the shrunk case
 
-The layer follows CS231n's protocol: `out, cache = forward(x, *params, **hyper)` and
-`dx, *dparams = backward(dout, cache)`; `jax_fn(x, *params, **hyper)` is the same layer in
-jax.numpy. Each example draws the dimensions, the hyperparameters, x, the parameters and a
-random upstream gradient dout (standard normal entries: never all ones, which hides bugs), and
-checks, at `dualgrad.compare`'s tolerance:
+The implementation is one of
+- a NumPy pair in CS231n's protocol, generalised to several inputs and outputs:
+  `out_1, ..., out_k, cache = forward(*inputs, *params, **hyper)` and
+  `d_input_1, ..., d_input_m, *dparams = backward(dout_1, ..., dout_k, cache)` (one input, one
+  output: `out, cache = forward(x, *params, **hyper)`, `dx, *dparams = backward(dout, cache)`);
+  the d_inputs are those of the differentiated inputs only (not ids, not data);
+- a `torch.autograd.Function` subclass (no backward argument), run as
+  `MyFn.apply(*inputs, *params, *hyper_values)` (positional: the hyperparameters in the order of
+  `hyper`), its gradients read with `torch.autograd.grad` (dualgrad/engine/torch_adapter.py);
+- a `jax.custom_vjp` function (no backward argument): jax.vjp of it runs its hand-written bwd.
 
-- out equals jax_fn's output; dx and every dparam equal jax.vjp's (the leaf is named: "dx",
-  "dgamma", ... with the worst index and both values);
-- the adjoint identity ⟨dout, J v⟩ = ⟨Jᵀ dout, v⟩ for a random tangent v: J v from jax.jvp
-  (forward mode, independent of the vjp), Jᵀ dout from the hand-written backward;
-- purity: forward and backward modify none of their inputs (x, params, dout, hyper arrays),
-  and no returned array (out, dx, dparams) shares memory with an input or with another output.
+The reference, `reference(*inputs, *params, **hyper)` (third argument; `jax_fn=` is its old name), is
+the same math in JAX (gradients by jax.vjp, J v by jax.jvp) or in PyTorch (torch.autograd, J v by
+torch.func.jvp), worked out from the names its code uses or given by `reference_framework`, and is
+always evaluated in float64. Each example draws the dimensions, the hyperparameters, the inputs, the
+parameters and a random upstream gradient for each output (standard normal entries: never all
+ones, which hides bugs), and checks, at `dualgrad.compare`'s tolerance:
+
+- every output equals the reference's; every gradient equals the reference's vjp (the leaf is
+  named: "dx", "dk", "dgamma", ... with the worst index and both values);
+- the adjoint identity Σ ⟨dout_i, J v⟩ = ⟨Jᵀ dout, v⟩ for a random tangent v: J v from forward-mode
+  autodiff of the reference (independent of any vjp), Jᵀ dout from the implementation's backward;
+- purity (NumPy pairs): forward and backward modify none of their inputs (inputs, params, douts,
+  hyper arrays), and no returned array shares memory with an input or with another output.
+
+`dtype="float32"` (and, for a torch Function, "float16" or "bfloat16") runs the implementation at
+that precision and judges each leaf by the reference's own error at that precision
+(dualgrad/engine/precision.py: `factor` × the yardstick + `floor` × the case's scale; the adjoint
+identity is a float64 check and is not run there).
 
 Hypothesis searches with an explicit seed (`hypothesis.seed`), no example database and no
 deadline, so a result depends only on the arguments, not on the test profile; a failure is
@@ -34,27 +51,34 @@ Describing the arrays (this is how a 4-D conv layer with stride and padding is c
                 hyper={"stride": [1, 2], "pad": [0, 1]},
                 valid=lambda d, h: (d["H"] + 2 * h["pad"] - d["HH"]) % h["stride"] == 0)
 
-- shapes -- the input: {name: dims} with one entry (its name is used in messages: "dx" for
-  "x"), or just the dims tuple (named "x"). A dim is a name (drawn, shared by every array
-  that uses it) or a fixed int.
+- shapes -- the inputs: {name: dims} in forward's order (each name is used in messages: "dx" for
+  "x"), or just the dims tuple of one input (named "x"). A dim is a name (drawn, shared by every
+  array that uses it) or a fixed int. Every input is differentiated unless it is ids or data.
+- data   -- {input name: callable (dims, rng) -> array}: inputs that are not differentiated (a mask,
+  labels, targets), drawn by the callable and passed in their place among the inputs.
 - params -- {name: dims} in the order forward takes them (default: no parameters).
 - dims   -- how each named dim is drawn: (lo, hi) inclusive, a list of values, or an int.
   Names not given are drawn from (1, 6). Keep the sets small: JAX compiles once per shape.
   A dim no array uses is drawn too, for the hyper callables and `valid` (a class count K).
-- hyper  -- keyword arguments of forward and jax_fn: a fixed value, a list (one value drawn
+- hyper  -- keyword arguments of forward and the reference (positional, in this order, after the
+  params for a torch Function): a fixed value, a list (one value drawn
   per example), a hypothesis strategy, or a callable (dims, rng) -> value for values that
   depend on the shapes (labels, running statistics; rng is a NumPy Generator). Python
-  ints, bools, strings, None and tuples are passed to jax_fn as static (compiled in: use them
+  ints, bools, strings, None and tuples are passed to a JAX function as static (compiled in: use them
   for strides and paddings); floats, NumPy scalars and arrays are traced (no recompiling).
-- ids    -- the name of a dim V: x is then an integer array of ids in 0 .. V − 1 (repeated ids
-  likely), not differentiated, and backward returns the dparams only (one array if one).
+- ids    -- the name of a dim V: the first input is then an integer array of ids in 0 .. V − 1
+  (repeated ids likely), not differentiated, and backward returns no gradient for it.
 - bucket -- {dim: size}: dims along which zero padding changes no real entry of the output or
   of a gradient (rows of a dense layer, columns of batchnorm, not rows of batchnorm). The JAX
   side then runs on arrays padded to `size` along those dims, one compiled program for every
   drawn size (the result is sliced back). Optional; only a speed-up.
 - valid  -- a predicate (dims, hyper) -> bool; cases for which it is False are not drawn.
-- scale  -- (lo, hi): x's entries are N(0, 1)·10^e with e drawn in [lo, hi] (default (-1, 1));
-  some cases set a share of x to exact zeros (kinks, constant columns).
+- scale  -- (lo, hi): each float input's entries are N(0, 1)·10^e with e drawn in [lo, hi] (default
+  (-1, 1)); some cases set a share of them to exact zeros (kinks, constant columns).
+- dtype, factor, floor -- the precision the implementation runs at ("float64" default) and the
+  low-precision yardstick's factor (default 8) and floor (relative to the case's scale; default
+  256 machine epsilons in float32).
+- reference_framework -- "jax" or "torch" (default None: worked out from the reference's code).
 """
 
 from __future__ import annotations
@@ -62,8 +86,7 @@ from __future__ import annotations
 import itertools
 import math
 import numbers
-from dataclasses import dataclass, field
-from functools import lru_cache
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Dict, NamedTuple, Optional, Tuple
 
 import numpy as np
@@ -73,11 +96,14 @@ from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 
 from .compare import ATOL, RTOL, LeafError, describe, leaf_error
+from .jax_adapter import _compiled as _compiled  # noqa: F401  (benchmarks/layer_throughput.py counts its programs)
+from .jax_adapter import cast as jax_cast
+from .jax_adapter import is_custom_vjp, jax_side
+from .precision import DEFAULT_FACTOR, EPS, precision_error
 from .result import CheckResult
 
 DEFAULT_DIM = (1, 6)
 ZERO_FRACTIONS = (0.0, 0.0, 0.3, 1.0)  # share of x set to exact zeros
-_STATIC = (bool, int, str, type(None), tuple)
 
 
 # ---------------------------------------------------------------- the configuration
@@ -86,8 +112,7 @@ _STATIC = (bool, int, str, type(None), tuple)
 class LayerConfig(NamedTuple):
     """check_layer's arguments, validated and normalised."""
 
-    input_name: str
-    input_dims: tuple
+    inputs: Tuple[Tuple[str, tuple], ...]  # every positional input, in order
     params: Tuple[Tuple[str, tuple], ...]
     dims: Dict[str, Any]  # name -> strategy
     hyper: Dict[str, Any]  # name -> strategy or callable (dims, rng) or fixed value
@@ -95,30 +120,57 @@ class LayerConfig(NamedTuple):
     bucket: Dict[str, int]
     valid: Optional[Callable]
     scale: Tuple[float, float]
+    data: Dict[str, Callable] = {}  # inputs drawn by a callable (dims, rng), not differentiated
+
+    @property
+    def input_name(self) -> str:
+        return self.inputs[0][0]
+
+    @property
+    def input_dims(self) -> tuple:
+        return self.inputs[0][1]
+
+    def differentiated(self) -> Tuple[bool, ...]:
+        """One flag per input: differentiated (not ids, not data)."""
+        return tuple(not ((i == 0 and self.ids is not None) or n in self.data)
+                     for i, (n, _) in enumerate(self.inputs))
 
 
 def layer_config(shapes=None, params=None, dims=None, hyper=None, ids=None, bucket=None, valid=None,
-                 scale=(-1.0, 1.0)) -> LayerConfig:
+                 scale=(-1.0, 1.0), data=None) -> LayerConfig:
     """Validate check_layer's description arguments (ValueError/TypeError naming the bad one)."""
     if shapes is None:
-        raise TypeError("shapes is required: the input's dims, e.g. shapes={'x': ('N', 'D')} or ('N', 'D')")
+        raise TypeError("shapes is required: the inputs' dims, e.g. shapes={'x': ('N', 'D')} or ('N', 'D')")
     if isinstance(shapes, dict):
-        if len(shapes) != 1:
-            raise ValueError(f"shapes must describe exactly one input, e.g. {{'x': ('N', 'D')}}, got {len(shapes)} entries")
-        (input_name, input_dims), = shapes.items()
+        if not shapes:
+            raise ValueError("shapes must describe at least one input, e.g. {'x': ('N', 'D')}, got {}")
+        items = list(shapes.items())
     else:
-        input_name, input_dims = "x", shapes
-    _name(input_name, "shapes")
-    input_dims = _dims_tuple(input_dims, f"shapes[{input_name!r}]")
+        items = [("x", shapes)]
+    inputs = tuple((_name(k, "shapes"), _dims_tuple(v, f"shapes[{k!r}]")) for k, v in items)
     params = {} if params is None else params
     if not isinstance(params, dict):
         raise TypeError(f"params must be a dict {{name: dims}} in forward's order, e.g. {{'W': ('D', 'M')}}, "
                         f"got {type(params).__name__}")
     param_items = tuple((_name(k, "params"), _dims_tuple(v, f"params[{k!r}]")) for k, v in params.items())
-    if input_name in params:
-        raise ValueError(f"the input {input_name!r} is also listed in params; give it another name")
+    both = [k for k, _ in inputs if k in params]
+    if both:
+        raise ValueError(f"the input {both[0]!r} is also listed in params; give it another name")
+    data = {} if data is None else data
+    if not isinstance(data, dict):
+        raise TypeError(f"data must be a dict {{input name: callable (dims, rng) -> array}}, got {type(data).__name__}")
+    for k, v in data.items():
+        if k not in dict(inputs):
+            raise ValueError(f"data names {k!r}, which is not an input of shapes ({[n for n, _ in inputs]})")
+        if not callable(v):
+            raise TypeError(f"data[{k!r}] must be a callable (dims, rng) -> array (a mask, labels), "
+                            f"got {type(v).__name__}")
+    if ids is not None and inputs[0][0] in data:
+        raise ValueError(f"the first input {inputs[0][0]!r} is ids (ids={ids!r}) and also in data: choose one")
+    if all(n in data for n, _ in inputs) and not param_items and ids is None:
+        raise ValueError("nothing to differentiate: every input is in data and there are no params")
     names = []
-    for d in input_dims + tuple(d for _, ds in param_items for d in ds):
+    for d in tuple(d for _, ds in inputs for d in ds) + tuple(d for _, ds in param_items for d in ds):
         if isinstance(d, str) and d not in names:
             names.append(d)
     dims = {} if dims is None else dims
@@ -137,7 +189,7 @@ def layer_config(shapes=None, params=None, dims=None, hyper=None, ids=None, buck
     if not isinstance(hyper, dict) or not all(isinstance(k, str) and k.isidentifier() for k in hyper):
         raise TypeError(f"hyper must be a dict of keyword arguments {{name: value}}, got {hyper!r}")
     hyper_items = {k: _hyper_strategy(v) for k, v in hyper.items()}
-    clash = set(hyper) & ({input_name} | set(params))
+    clash = set(hyper) & ({n for n, _ in inputs} | set(params))
     if clash:
         raise ValueError(f"hyper names {sorted(clash)} are also arrays of shapes/params")
     bucket = {} if bucket is None else bucket
@@ -154,8 +206,8 @@ def layer_config(shapes=None, params=None, dims=None, hyper=None, ids=None, buck
     if (not isinstance(scale, tuple) or len(scale) != 2
             or not all(isinstance(s, numbers.Real) and math.isfinite(s) for s in scale) or scale[0] > scale[1]):
         raise ValueError(f"scale must be a pair (lo, hi) of finite exponents with lo <= hi, got {scale!r}")
-    return LayerConfig(input_name, input_dims, param_items, dim_strategies, hyper_items, ids,
-                       dict(bucket), valid, (float(scale[0]), float(scale[1])))
+    return LayerConfig(inputs, param_items, dim_strategies, hyper_items, ids, dict(bucket), valid,
+                       (float(scale[0]), float(scale[1])), dict(data))
 
 
 def _name(k, where):
@@ -217,21 +269,29 @@ def _hyper_strategy(value):
 
 @dataclass(frozen=True, repr=False)
 class LayerCase:
-    """One drawn example: the dims, the input, the parameters, the hyperparameters and dout's seed."""
+    """One drawn example: the dims, the inputs, the parameters, the hyperparameters and the seed of
+    the upstream gradients and tangents."""
 
     dims: Dict[str, int]
-    x: np.ndarray
+    inputs: Tuple[Tuple[str, np.ndarray], ...]
     params: Tuple[Tuple[str, np.ndarray], ...]
     hyper: Dict[str, Any]
-    seed: int  # of dout and the tangents (drawn once the output's shape is known)
-    input_name: str = "x"
+    seed: int  # of the douts and the tangents (drawn once the outputs' shapes are known)
+
+    @property
+    def x(self) -> np.ndarray:
+        """The first input."""
+        return self.inputs[0][1]
+
+    @property
+    def input_name(self) -> str:
+        return self.inputs[0][0]
 
     def __repr__(self):
         hyper = {k: (f"array{tuple(np.shape(v))}" if isinstance(v, np.ndarray) and v.size > 8 else v)
                  for k, v in self.hyper.items()}
-        ps = ", ".join(f"{k}{tuple(v.shape)}" for k, v in self.params)
-        return (f"LayerCase(dims={self.dims}, {self.input_name}{tuple(self.x.shape)}"
-                f"{', ' + ps if ps else ''}, hyper={hyper})")
+        arrays = ", ".join(f"{k}{tuple(np.shape(v))}" for k, v in self.inputs + self.params)
+        return f"LayerCase(dims={self.dims}, {arrays}, hyper={hyper})"
 
     def describe(self) -> str:
         """One line: the dims and the hyperparameters (what a shrunk counterexample says)."""
@@ -262,14 +322,19 @@ def layer_cases(config: LayerConfig) -> st.SearchStrategy:
             hyper[k] = s.make(dict(dims), rng) if isinstance(s, _Computed) else draw(s)
         if config.valid is not None:
             assume(bool(config.valid(dict(dims), dict(hyper))))
-        shape = _shape(config.input_dims, dims)
-        if config.ids is not None:
-            x = rng.integers(0, dims[config.ids], size=shape)
-        else:
-            x = rng.standard_normal(shape) * 10.0 ** draw(exponents)
-            x[rng.random(shape) < draw(zero_shares)] = 0.0
+        inputs = []
+        for i, (name, ds) in enumerate(config.inputs):
+            shape = _shape(ds, dims)
+            if i == 0 and config.ids is not None:
+                a = rng.integers(0, dims[config.ids], size=shape)
+            elif name in config.data:
+                a = np.asarray(config.data[name](dict(dims), rng))
+            else:
+                a = np.asarray(rng.standard_normal(shape) * 10.0 ** draw(exponents))
+                a[rng.random(shape) < draw(zero_shares)] = 0.0
+            inputs.append((name, a))
         params = tuple((k, rng.standard_normal(_shape(ds, dims))) for k, ds in config.params)
-        return LayerCase(dims, x, params, hyper, draw(seeds), config.input_name)
+        return LayerCase(dims, tuple(inputs), params, hyper, draw(seeds))
 
     return cases()
 
@@ -278,111 +343,86 @@ def _shape(ds, dims):
     return tuple(d if isinstance(d, int) else dims[d] for d in ds)
 
 
-# ---------------------------------------------------------------- the reference side
+# ---------------------------------------------------------------- the sides: implementation, reference
 
 
-def _static_key(hyper):
-    """(static items, traced names): Python ints, bools, strings, None and tuples are compiled in."""
-    static = tuple(sorted((k, v) for k, v in hyper.items() if isinstance(v, _STATIC)))
-    traced = tuple(sorted(k for k, v in hyper.items() if not isinstance(v, _STATIC)))
-    return static, traced
+class Sides(NamedTuple):
+    """How the implementation and the reference are run (check_layer works this out once)."""
+
+    kind: str  # "numpy" (forward, backward), "torch" (an autograd.Function), "jax" (a custom_vjp function)
+    forward: Callable
+    backward: Optional[Callable]
+    reference: Callable
+    reference_framework: str  # "jax" or "torch"
+    dtype: str = "float64"
+    factor: float = DEFAULT_FACTOR
+    floor: Optional[float] = None
 
 
-@lru_cache(maxsize=256)
-def _compiled(jax_fn, n_params, has_dx, static, traced):
-    """One jitted (out, vjp(dout), jvp(tangents)) per layer and static hyperparameters;
-    jax.jit caches per input shape."""
-    import jax
+def reference_side(sides: Sides, config: LayerConfig, case: LayerCase, douts_of, dtype="float64", jvp=True):
+    """(outs, grads, J v, douts, tangents) of the reference (float64 unless dtype says otherwise)."""
+    arrays = [a for _, a in case.inputs] + [p for _, p in case.params]
+    diff = list(config.differentiated()) + [True] * len(case.params)
+    if sides.reference_framework == "torch":
+        from . import torch_adapter
 
-    def run(x, params, traced_values, dout, tangents):
-        hyper = dict(static)
-        hyper.update(zip(traced, traced_values))
-        if has_dx:
-            f, primals = (lambda x_, *ps: jax_fn(x_, *ps, **hyper)), (x, *params)
+        return torch_adapter.torch_side(sides.reference, arrays, diff, case.hyper, douts_of, dtype, jvp=jvp)
+    names = [ds for _, ds in config.inputs] + [ds for _, ds in config.params]
+    return jax_side(sides.reference, arrays, diff, case.hyper, douts_of, dtype, names, config.bucket, jvp)
+
+
+def _numpy_side(sides: Sides, config: LayerConfig, case: LayerCase, douts, grad_names):
+    """(outs, grads, purity problems) or an error string, for a NumPy forward/backward pair."""
+    cast_ = (lambda a: a) if sides.dtype == "float64" else (lambda a: jax_cast(a, sides.dtype))
+    inputs = [(n, cast_(a)) for n, a in case.inputs] + [(n, cast_(a)) for n, a in case.params]
+    hyper = {k: (cast_(v) if isinstance(v, np.ndarray) else v) for k, v in case.hyper.items()}
+    arrays = inputs + [(k, v) for k, v in hyper.items() if isinstance(v, np.ndarray)]
+    before = [(k, v.copy()) for k, v in arrays]
+    given = [cast_(d) for d in douts]
+    douts_copy = [d.copy() for d in given]
+    k = len(douts)
+    try:
+        returned = sides.forward(*[a for _, a in inputs], **hyper)
+    except Exception as err:  # noqa: BLE001
+        return _error("forward", err)
+    if not isinstance(returned, (tuple, list)) or len(returned) != k + 1:
+        got = len(returned) if isinstance(returned, (tuple, list)) else type(returned).__name__
+        what = "out, cache" if k == 1 else ", ".join(f"out_{i}" for i in range(1, k + 1)) + ", cache"
+        return f"forward must return {what} ({k + 1} values: the reference has {k} output{'s' * (k > 1)}), got {got}"
+    outs, cache = list(returned[:k]), returned[k]
+    try:
+        grads = sides.backward(*given, cache)
+    except Exception as err:  # noqa: BLE001
+        return _error("backward", err)
+    if len(grad_names) == 1 and isinstance(grads, np.ndarray):
+        grads = (grads,)
+    if not isinstance(grads, (tuple, list)) or len(grads) != len(grad_names):
+        count = len(grads) if isinstance(grads, (tuple, list)) else type(grads).__name__
+        return f"backward must return {', '.join(grad_names)} ({len(grad_names)} arrays), got {count}"
+    problems = _purity(before, arrays, douts_copy, given, outs, list(grads), grad_names)
+    return outs, list(grads), problems
+
+
+def implementation_side(sides: Sides, config: LayerConfig, case: LayerCase, douts, tangents, grad_names):
+    """(outs, grads, purity problems) of the implementation at sides.dtype, or an error string."""
+    fixed = lambda shapes: (douts, tangents)  # noqa: E731  drawn already, from the reference's shapes
+    arrays = [a for _, a in case.inputs] + [p for _, p in case.params]
+    diff = list(config.differentiated()) + [True] * len(case.params)
+    if sides.kind == "numpy":
+        return _numpy_side(sides, config, case, douts, grad_names)
+    try:
+        if sides.kind == "torch":
+            from . import torch_adapter
+
+            outs, grads, _, _, _ = torch_adapter.torch_side(sides.forward, arrays, diff, case.hyper, fixed,
+                                                           sides.dtype, function=True, jvp=False)
         else:
-            f, primals = (lambda *ps: jax_fn(x, *ps, **hyper)), tuple(params)
-        out, vjp = jax.vjp(f, *primals)
-        grads = vjp(dout)
-        _, jv = jax.jvp(f, primals, tuple(tangents))
-        return out, grads, jv
-
-    try:  # tiny arrays: XLA's optimisation passes cost far more compile time than they save
-        return jax.jit(run, compiler_options=_FAST_COMPILE)
-    except TypeError:  # a JAX without compiler_options
-        return jax.jit(run)
-
-
-_FAST_COMPILE = {"xla_backend_optimization_level": 0, "xla_llvm_disable_expensive_passes": True}
-
-
-@lru_cache(maxsize=4096)
-def _out_shape(jax_fn, shapes, has_dx, static, traced, traced_shapes):
-    import jax
-    import jax.numpy as jnp
-
-    x_shape, x_dtype = shapes[0]
-    params = [jax.ShapeDtypeStruct(s, jnp.float64) for s, _ in shapes[1:]]
-    x = jax.ShapeDtypeStruct(x_shape, x_dtype)
-    values = [jax.ShapeDtypeStruct(s, d) for s, d in traced_shapes]
-
-    def f(x, params, values):
-        hyper = dict(static)
-        hyper.update(zip(traced, values))
-        return jax_fn(x, *params, **hyper)
-
-    return tuple(jax.eval_shape(f, x, params, values).shape)
-
-
-def _pad(a, names, dims, bucket, real_shape=None):
-    """a zero-padded along the axes whose dim is bucketed (real_shape: the axes' real sizes)."""
-    if not bucket:
-        return a
-    widths = [(0, bucket[n] - a.shape[i]) if isinstance(n, str) and n in bucket else (0, 0)
-              for i, n in enumerate(names)]
-    if not any(w for _, w in widths):
-        return a
-    return np.pad(a, widths)
-
-
-def reference_side(jax_fn, config: LayerConfig, case: LayerCase, dout_of):
-    """(out, grads, J v, dout, tangents) from JAX, NumPy float64, on the real (unpadded) shapes.
-
-    dout_of(out_shape) -> (dout, tangents): drawn once the output's shape is known."""
-    import jax
-
-    has_dx = config.ids is None
-    static, traced = _static_key(case.hyper)
-    traced_values = [np.asarray(case.hyper[k]) for k in traced]
-    params = [p for _, p in case.params]
-    x_dtype = np.int64 if not has_dx else np.float64
-    x = np.asarray(case.x, x_dtype)
-    shapes = ((x.shape, x_dtype),) + tuple((p.shape, np.float64) for p in params)
-    traced_shapes = tuple((v.shape, v.dtype) for v in traced_values)
-    out_shape = _out_shape(jax_fn, shapes, has_dx, static, traced, traced_shapes)
-    dout, tangents = dout_of(out_shape)
-    names = [config.input_dims] + [ds for _, ds in config.params]
-    bucket = config.bucket
-    if bucket:
-        xp = _pad(x, names[0], case.dims, bucket)
-        pp = [_pad(p, ds, case.dims, bucket) for p, ds in zip(params, names[1:])]
-        padded_shapes = ((xp.shape, x_dtype),) + tuple((p.shape, np.float64) for p in pp)
-        out_pad = _out_shape(jax_fn, padded_shapes, has_dx, static, traced, traced_shapes)
-        doutp = np.zeros(out_pad)
-        doutp[tuple(slice(0, s) for s in out_shape)] = dout
-        tan_names = names if has_dx else names[1:]
-        tanp = [_pad(t, ds, case.dims, bucket) for t, ds in zip(tangents, tan_names)]
-    else:
-        xp, pp, doutp, tanp = x, params, dout, tangents
-    fn = _compiled(jax_fn, len(params), has_dx, static, traced)
-    out, grads, jv = jax.device_get(fn(xp, list(pp), traced_values, doutp, list(tanp)))
-    out, jv = np.asarray(out), np.asarray(jv)
-    grads = [np.asarray(g) for g in grads]
-    if bucket:
-        real = tuple(slice(0, s) for s in out_shape)
-        out, jv = out[real], jv[real]
-        arrays = ([x] if has_dx else []) + params
-        grads = [g[tuple(slice(0, s) for s in a.shape)] for g, a in zip(grads, arrays)]
-    return out, grads, jv, dout, tangents
+            outs, grads, _, _, _ = jax_side(sides.forward, arrays, diff, case.hyper, fixed, sides.dtype, jvp=False)
+        if len(outs) != len(douts):
+            return f"the implementation returns {len(outs)} outputs, the reference {len(douts)}"
+    except Exception as err:  # noqa: BLE001  a broken implementation is reported, not raised
+        return _error("the implementation", err)
+    return outs, grads, []
 
 
 # ---------------------------------------------------------------- the comparison
@@ -390,10 +430,11 @@ def reference_side(jax_fn, config: LayerConfig, case: LayerCase, dout_of):
 
 @dataclass(frozen=True)
 class LayerReport:
-    """How one case compares: out, dx and every dparam vs JAX, the adjoint identity, purity.
+    """How one case compares: every output and gradient vs the reference, the adjoint identity, purity.
 
-    rows     -- LeafError per leaf: "out", then "dx" (named after the input) and "d<param>"
-    adjoint  -- (⟨dout, J v⟩ from jax.jvp, ⟨Jᵀ dout, v⟩ from the manual backward, passed)
+    rows     -- LeafError per leaf: "out" (or "out_1", "out_2", ...), then "d<input>" for each
+                differentiated input and "d<param>" (a PrecisionLeafError at float32 and below)
+    adjoint  -- (Σ ⟨dout, J v⟩ from the reference's jvp, ⟨Jᵀ dout, v⟩ from your backward, passed)
     purity   -- the purity violations found, one sentence each
     error    -- "" or what raised (forward, backward, or a return of the wrong form)
     case     -- the LayerCase compared
@@ -404,6 +445,7 @@ class LayerReport:
     purity: Tuple[str, ...] = ()
     error: str = ""
     case: Optional[LayerCase] = field(default=None, compare=False)
+    labels: Tuple[str, str] = field(default=("jax.jvp", "manual backward"), compare=False)  # the adjoint's two sides
 
     @property
     def passed(self) -> bool:
@@ -413,10 +455,10 @@ class LayerReport:
     def findings(self) -> list:
         """One line per problem, the most telling first (an error, a leaf, the adjoint, purity)."""
         out = [self.error] if self.error else []
-        out += [describe(r) for r in self.rows if not r.passed]
+        out += [(r.describe() if hasattr(r, "describe") else describe(r)) for r in self.rows if not r.passed]
         if self.adjoint is not None and not self.adjoint[2]:
-            out.append(f"adjoint identity: ⟨dout, J v⟩ = {self.adjoint[0]!r} (jax.jvp) but "
-                       f"⟨Jᵀ dout, v⟩ = {self.adjoint[1]!r} (manual backward)")
+            out.append(f"adjoint identity: ⟨dout, J v⟩ = {self.adjoint[0]!r} ({self.labels[0]}) but "
+                       f"⟨Jᵀ dout, v⟩ = {self.adjoint[1]!r} ({self.labels[1]})")
         return out + list(self.purity)
 
     @property
@@ -442,58 +484,88 @@ def _error(where, err) -> str:
     return f"{where} raised {type(err).__name__}: {(str(err).splitlines() or [''])[0]}"
 
 
-def compare_layer(forward, backward, jax_fn, config: LayerConfig, case: LayerCase) -> LayerReport:
-    """Run both sides on `case` and compare (never raises for a wrong layer)."""
-    has_dx = config.ids is None
-    x = case.x
-    params = [p for _, p in case.params]
-    hyper = dict(case.hyper)
-    inputs = [(case.input_name, x)] + list(case.params) + [(k, v) for k, v in hyper.items()
-                                                           if isinstance(v, np.ndarray)]
-    before = [(k, v.copy()) for k, v in inputs]
+def compare_layer(sides, backward=None, jax_fn=None, config: LayerConfig = None, case: LayerCase = None) -> LayerReport:
+    """Run both sides on `case` and compare (never raises for a wrong layer).
+
+    compare_layer(sides, config=..., case=...) with a `Sides`, or, as before, compare_layer(forward,
+    backward, jax_fn, config, case) for a NumPy pair against a JAX function in float64."""
+    if not isinstance(sides, Sides):
+        sides = Sides("numpy", sides, backward, jax_fn, "jax")
+    diff = config.differentiated()
+    grad_names = [f"d{n}" for (n, _), d in zip(case.inputs, diff) if d] + [f"d{k}" for k, _ in case.params]
     rng = np.random.default_rng(case.seed)
     drawn = {}
 
-    def dout_of(shape):
-        drawn["dout"] = rng.standard_normal(shape)
-        arrays = ([x] if has_dx else []) + params
-        drawn["tangents"] = [rng.standard_normal(a.shape) for a in arrays]
-        return drawn["dout"], drawn["tangents"]
+    def douts_of(shapes):
+        drawn["douts"] = [rng.standard_normal(s) for s in shapes]
+        arrays = [a for (_, a), d in zip(case.inputs, diff) if d] + [p for _, p in case.params]
+        drawn["tangents"] = [rng.standard_normal(np.shape(a)) for a in arrays]
+        return drawn["douts"], drawn["tangents"]
 
+    low = sides.dtype != "float64"
     try:
-        out_r, grads_r, jv, dout, tangents = reference_side(jax_fn, config, case, dout_of)
-    except Exception as err:  # noqa: BLE001  a broken jax_fn is reported, not raised
-        return LayerReport(error=_error("jax_fn", err), case=case)
-    dout_given = dout.copy()
-    try:
-        returned = forward(x, *params, **hyper)
-        out_m, cache = returned
-    except Exception as err:  # noqa: BLE001
-        return LayerReport(error=_error("forward", err), case=case)
-    try:
-        grads_m = backward(dout_given, cache)
-    except Exception as err:  # noqa: BLE001
-        return LayerReport(error=_error("backward", err), case=case)
-    grad_names = ([f"d{case.input_name}"] if has_dx else []) + [f"d{k}" for k, _ in case.params]
-    if not has_dx and len(grad_names) == 1 and isinstance(grads_m, np.ndarray):
-        grads_m = (grads_m,)
-    if not isinstance(grads_m, (tuple, list)) or len(grads_m) != len(grad_names):
-        count = len(grads_m) if isinstance(grads_m, (tuple, list)) else type(grads_m).__name__
+        outs_r, grads_r, jv, douts, tangents = reference_side(sides, config, case, douts_of, jvp=not low)
+    except Exception as err:  # noqa: BLE001  a broken reference is reported, not raised
+        return LayerReport(error=_error("the reference", err), case=case)
+    side = implementation_side(sides, config, case, douts, tangents, grad_names)
+    if isinstance(side, str):
+        return LayerReport(error=side, case=case)
+    outs_m, grads_m, purity = side
+    if len(grads_m) != len(grad_names):
         return LayerReport(error=f"backward must return {', '.join(grad_names)} ({len(grad_names)} arrays), "
-                                 f"got {count}", case=case)
+                                 f"got {len(grads_m)}", case=case)
+    out_names = ["out"] if len(outs_r) == 1 else [f"out_{i}" for i in range(1, len(outs_r) + 1)]
     scale = max([1.0] + [float(np.max(np.abs(g), initial=0.0)) for g in grads_r])
-    rows = [leaf_error("out", _array(out_m), out_r, scale=max(1.0, float(np.max(np.abs(out_r), initial=0.0))))]
+    out_scales = [max(1.0, float(np.max(np.abs(o), initial=0.0))) for o in outs_r]
+    if low:
+        fixed = lambda shapes: (douts, tangents)  # noqa: E731
+        try:
+            outs_b, grads_b, _, _, _ = reference_side(sides, config, case, fixed, sides.dtype, jvp=False)
+        except Exception as err:  # noqa: BLE001
+            return LayerReport(error=_error(f"the reference in {sides.dtype}", err), case=case)
+        try:
+            outs_s, grads_s = _perturbed_reference(sides, config, case, douts, tangents)
+        except Exception as err:  # noqa: BLE001
+            return LayerReport(error=_error("the reference on rounded inputs", err), case=case)
+        rows = [precision_error(n, _array(m), r, b, sides.dtype, s, sides.factor, sides.floor, p)
+                for n, m, r, b, s, p in zip(out_names, outs_m, outs_r, outs_b, out_scales, outs_s)]
+        rows += [precision_error(n, _array(g), r, b, sides.dtype, scale, sides.factor, sides.floor, p)
+                 for n, g, r, b, p in zip(grad_names, grads_m, grads_r, grads_b, grads_s)]
+        return LayerReport(tuple(rows), None, tuple(purity), "", case)
+    rows = [leaf_error(n, _array(m), r, scale=s) for n, m, r, s in zip(out_names, outs_m, outs_r, out_scales)]
     rows += [leaf_error(n, _array(g), r, scale=scale) for n, g, r in zip(grad_names, grads_m, grads_r)]
     adjoint = None
-    if all(r.shape_ok for r in rows):
-        lhs_terms = np.asarray(dout) * jv
+    if all(r.shape_ok for r in rows) and len(jv) == len(douts):
+        lhs_terms = [np.asarray(d) * j for d, j in zip(douts, jv)]
         rhs_terms = [np.asarray(g, np.float64) * t for g, t in zip(grads_m, tangents)]
-        lhs, rhs = float(np.sum(lhs_terms)), float(sum(np.sum(t) for t in rhs_terms))
-        gross = float(np.sum(np.abs(lhs_terms)) + sum(np.sum(np.abs(t)) for t in rhs_terms))
+        lhs, rhs = float(sum(np.sum(t) for t in lhs_terms)), float(sum(np.sum(t) for t in rhs_terms))
+        gross = float(sum(np.sum(np.abs(t)) for t in lhs_terms) + sum(np.sum(np.abs(t)) for t in rhs_terms))
         allowed = 4 * RTOL * gross + ATOL * scale * float(sum(np.sum(np.abs(t)) for t in tangents))
         adjoint = (lhs, rhs, bool(abs(lhs - rhs) <= allowed))
-    purity = _purity(before, inputs, dout_given, dout, out_m, list(grads_m), grad_names)
-    return LayerReport(tuple(rows), adjoint, tuple(purity), "", case)
+    labels = ("jax.jvp" if sides.reference_framework == "jax" else "torch.func.jvp",
+              {"numpy": "manual backward", "torch": "your Function's backward", "jax": "your custom_vjp bwd"}[sides.kind])
+    return LayerReport(tuple(rows), adjoint, tuple(purity), "", case, labels)
+
+
+def _perturbed_reference(sides, config, case, douts, tangents):
+    """The float64 reference at the case's float arrays (and douts) a each moved by ε·max|a|·u, u uniform
+    in [−1, 1], ε the low precision's machine epsilon: how much a rounding of the size of each array's
+    largest entry moves each leaf (the case's conditioning, normwise). A float32 algorithm that rounds an
+    intermediate (x − μ at |x| ≫ σ) pays this; the twin's own float32 autodiff sometimes does not."""
+    eps = EPS[sides.dtype]
+    rng = np.random.default_rng([case.seed, 19])
+
+    def nudge(a):
+        a = np.asarray(a)
+        if a.dtype.kind != "f" or a.size == 0:
+            return a
+        return a + eps * float(np.max(np.abs(a))) * rng.uniform(-1.0, 1.0, a.shape)
+
+    nudged = replace(case, inputs=tuple((n, nudge(a)) for n, a in case.inputs),
+                     params=tuple((n, nudge(a)) for n, a in case.params))
+    fixed = lambda shapes: ([nudge(d) for d in douts], tangents)  # noqa: E731
+    outs, grads, _, _, _ = reference_side(sides, config, nudged, fixed, "float64", jvp=False)
+    return outs, grads
 
 
 def _array(a):
@@ -503,15 +575,19 @@ def _array(a):
         return np.full((0,) * 7, np.nan)
 
 
-def _purity(before, inputs, dout_given, dout, out_m, grads_m, grad_names):
+def _purity(before, inputs, douts_given, douts, outs_m, grads_m, grad_names):
     problems = []
     for (name, copy), (_, arr) in zip(before, inputs):
         if not np.array_equal(copy, arr, equal_nan=True):
             problems.append(f"purity: {name} was modified by forward or backward")
-    if not np.array_equal(dout_given, dout, equal_nan=True):
-        problems.append("purity: dout was modified by backward")
-    outputs = [("out", out_m)] + list(zip(grad_names, grads_m))
-    given = [(n, a) for n, a in inputs if isinstance(a, np.ndarray)] + [("dout", dout_given)]
+    dout_names = ["dout"] if len(douts) == 1 else [f"dout_{i}" for i in range(1, len(douts) + 1)]
+    for name, copy, arr in zip(dout_names, douts_given, douts):
+        if not np.array_equal(copy, arr, equal_nan=True):
+            problems.append(f"purity: {name} was modified by backward")
+    out_names = ["out"] if len(outs_m) == 1 else [f"out_{i}" for i in range(1, len(outs_m) + 1)]
+    names = grad_names or [f"gradient {i}" for i in range(1, len(grads_m) + 1)]
+    outputs = list(zip(out_names, outs_m)) + list(zip(names, grads_m))
+    given = [(n, a) for n, a in inputs if isinstance(a, np.ndarray)] + list(zip(dout_names, douts))
     for i, (name, arr) in enumerate(outputs):
         if not isinstance(arr, np.ndarray):
             continue
@@ -538,36 +614,99 @@ def _int(value, name, minimum):
     return int(value)
 
 
-def check_layer(forward, backward=None, jax_fn=None, shapes=None, params=None, examples=200, seed=0, *,
-                dims=None, hyper=None, ids=None, bucket=None, valid=None, scale=(-1.0, 1.0)) -> CheckResult:
-    """Run the layer property on (forward, backward) against jax.vjp of `jax_fn` (see the module
-    docstring for the arguments). Returns a `dualgrad.result.CheckResult`: passed, examples run
-    (up to and including the first failing one), the shrunk counterexample (a LayerCase), its
-    message (the failing leaf — "dx", "dgamma", ... — with the worst index and both values) and
-    its LayerReport. Never raises for a wrong layer; ValueError/TypeError for bad arguments.
+_UNSET = object()
+
+
+def check_layer(forward, backward=None, reference=None, shapes=None, params=None, examples=200, seed=0, *,
+                dims=None, hyper=None, ids=None, bucket=None, valid=None, scale=(-1.0, 1.0), data=None,
+                dtype="float64", factor=None, floor=None, reference_framework=None, jax_fn=_UNSET) -> CheckResult:
+    """Run the layer property on an implementation against a reference (see the module docstring
+    for the arguments). The implementation is a NumPy pair (forward, backward), a
+    `torch.autograd.Function` subclass or a `jax.custom_vjp` function (then no backward); the
+    reference a JAX or a PyTorch function (`reference_framework`, default: worked out from the
+    names its code uses), always run in float64. `jax_fn=` is the old name of `reference`.
+
+    Returns a `dualgrad.result.CheckResult`: passed, examples run (up to and including the first
+    failing one), the shrunk counterexample (a LayerCase), its message (the failing leaf — "dx",
+    "dgamma", ... — with the worst index and both values, then the case) and its LayerReport.
+    Never raises for a wrong layer; ValueError/TypeError for bad arguments.
 
     check_layer(name, examples=200, seed=0, dims=..., hyper=...) checks a layer registered with
     `dualgrad.registry.register_layer` by its name (see `check_registered_layer` below)."""
+    if jax_fn is not _UNSET:
+        if reference is not None:
+            raise TypeError("check_layer: give the reference once, as reference= (jax_fn= is its old name)")
+        reference = jax_fn
     if isinstance(forward, str):
-        if backward is not None or jax_fn is not None or shapes is not None or params is not None:
+        if backward is not None or reference is not None or shapes is not None or params is not None:
             raise TypeError(f"check_layer({forward!r}) checks the registered layer {forward!r}: give no "
-                            "backward, jax_fn, shapes or params (they were registered), only examples, seed, "
+                            "backward, reference, shapes or params (they were registered), only examples, seed, "
                             "dims, hyper, scale")
-        if ids is not None or bucket is not None or valid is not None:
-            raise TypeError(f"check_layer({forward!r}): ids, bucket and valid are not for registered layers")
+        if ids is not None or bucket is not None or valid is not None or data is not None or dtype != "float64":
+            raise TypeError(f"check_layer({forward!r}): ids, bucket, valid, data and dtype are not for "
+                            "registered layers")
         return check_registered_layer(forward, examples, seed, dims=dims, hyper=hyper, scale=scale)
-    for fn, what in ((forward, "forward(x, *params, **hyper)"), (backward, "backward(dout, cache)"),
-                     (jax_fn, "jax_fn(x, *params, **hyper)")):
-        if not callable(fn):
-            raise TypeError(f"check_layer needs a callable {what}, got {type(fn).__name__}")
+    sides = make_sides(forward, backward, reference, dtype, factor, floor, reference_framework)
     examples = _int(examples, "examples", 1)
     seed = _int(seed, "seed", 0)
-    config = layer_config(shapes, params, dims, hyper, ids, bucket, valid, scale)
-    return run_check(forward, backward, jax_fn, config, examples, seed)
+    config = layer_config(shapes, params, dims, hyper, ids, bucket, valid, scale, data)
+    return run_check(sides, None, None, config, examples, seed)
+
+
+def make_sides(forward, backward, reference, dtype="float64", factor=None, floor=None, reference_framework=None):
+    """Work out the kinds of implementation and reference; TypeError/ValueError for bad ones."""
+    from . import torch_adapter
+
+    if torch_adapter.is_torch_function(forward):
+        kind = "torch"
+    elif is_custom_vjp(forward):
+        kind = "jax"
+    else:
+        kind = "numpy"
+    if kind != "numpy":
+        if reference is None and callable(backward):
+            backward, reference = None, backward  # check_layer(MyFn, ref, shapes=...)
+        if backward is not None:
+            what = "a torch.autograd.Function" if kind == "torch" else "a jax.custom_vjp function"
+            raise TypeError(f"check_layer: forward is {what}, which carries its own backward: give no backward, "
+                            "and the reference as reference=")
+    for fn, what in ((forward, "forward(*inputs, *params, **hyper)"),
+                     (backward if kind == "numpy" else forward, "backward(*douts, cache)"),
+                     (reference, "reference(*inputs, *params, **hyper)")):
+        if not callable(fn):
+            raise TypeError(f"check_layer needs a callable {what}, got {type(fn).__name__}")
+    if reference_framework is None:
+        found = torch_adapter._framework_names(reference)
+        if torch_adapter.is_torch_function(reference) or found == {"torch"}:
+            reference_framework = "torch"
+        elif found == {"jax"} or kind != "torch":
+            reference_framework = "jax"
+        else:
+            reference_framework = "torch"
+    if reference_framework not in ("jax", "torch"):
+        raise ValueError(f"reference_framework must be 'jax' or 'torch' (or None: worked out), got {reference_framework!r}")
+    if reference_framework == "torch" or kind == "torch":
+        torch_adapter.require_torch()
+    allowed = ("float64", "float32", "float16", "bfloat16") if kind == "torch" else ("float64", "float32")
+    if dtype not in allowed:
+        raise ValueError(f"dtype must be one of {', '.join(allowed)} for "
+                         f"{'a torch.autograd.Function' if kind == 'torch' else 'this implementation'}, got {dtype!r}")
+    if factor is None:
+        factor = DEFAULT_FACTOR
+    if isinstance(factor, bool) or not isinstance(factor, numbers.Real) or not factor >= 1:
+        raise ValueError(f"factor must be a number >= 1 (the multiple of the reference's own error allowed), "
+                         f"got {factor!r}")
+    if floor is not None and (isinstance(floor, bool) or not isinstance(floor, numbers.Real) or not floor >= 0):
+        raise ValueError(f"floor must be a number >= 0 (relative to the case's gradient scale), got {floor!r}")
+    return Sides(kind, forward, backward, reference, reference_framework, dtype, float(factor),
+                 None if floor is None else float(floor))
 
 
 def run_check(forward, backward, jax_fn, config: LayerConfig, examples: int, seed: int,
               phases=(Phase.generate, Phase.shrink)) -> CheckResult:
+    """The property, searched and shrunk by hypothesis. `forward` is a `Sides`, or (as before) a NumPy
+    forward with its backward and a JAX reference."""
+    sides = forward if isinstance(forward, Sides) else Sides("numpy", forward, backward, jax_fn, "jax")
     calls = [0, None]  # examples run, the first failing one
     last = [None]
 
@@ -578,7 +717,7 @@ def run_check(forward, backward, jax_fn, config: LayerConfig, examples: int, see
     @given(layer_cases(config))
     def prop(case):
         calls[0] += 1
-        report = compare_layer(forward, backward, jax_fn, config, case)
+        report = compare_layer(sides, config=config, case=case)
         if not report.passed:
             if calls[1] is None:
                 calls[1] = calls[0]

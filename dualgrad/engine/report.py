@@ -94,6 +94,8 @@ class GradientReport:
     output_passed: Optional[bool] = None
     notes: Tuple[str, ...] = ()  # diagnoses: forwards that differ, a kink convention, ...
     functions_passed: bool = True  # registered activations and losses agree with their JAX twins elementwise
+    intermediates: Tuple[GradientRow, ...] = ()  # returned dL/dz_l, dL/da_l in backward order (engine.intermediates)
+    intermediates_line: str = ""  # 'dlogits ✓, dz2 ✓, da1 ✗: the step from dz2 to da1 — ... — is wrong'
 
     def __iter__(self):
         return iter(self.rows)
@@ -107,7 +109,7 @@ class GradientReport:
     @property
     def passed(self) -> bool:
         return (self.functions_passed and self.loss_passed and self.output_passed is not False
-                and all(row.passed for row in self.rows))
+                and all(row.passed for row in self.rows) and all(row.passed for row in self.intermediates))
 
     @property
     def forwards_differ(self) -> bool:
@@ -130,6 +132,8 @@ class GradientReport:
             "passed": self.passed,
             "notes": list(self.notes),
             "rows": [row.to_dict() for row in self.rows],
+            **({"intermediates": [row.to_dict() for row in self.intermediates],
+                "intermediates_line": self.intermediates_line} if self.intermediates else {}),
         }
 
     def to_json(self, indent: Optional[int] = 2) -> str:
@@ -157,7 +161,11 @@ class GradientReport:
         header, lines = table_lines(self.rows, fd=self.fd)
         verdict = "PASS" if self.passed else "FAIL"
         notes = [f"note: {note}" for note in self.notes]
-        return "\n".join([self.heading(), header, *lines, self.forward_line(), *notes,
+        inter = []
+        if self.intermediates:
+            _, inter_lines = table_lines(self.intermediates, fd=False)
+            inter = ["intermediates, in backward order:", *inter_lines, self.intermediates_line]
+        return "\n".join([self.heading(), header, *lines, *inter, self.forward_line(), *notes,
                           f"{verdict}: {summary_text(self.rows)}"])
 
     def __str__(self) -> str:

@@ -75,6 +75,7 @@ class LayerStep(NamedTuple):
     x_shape: tuple
     out_shape: tuple
     leaves: List[Leaf]  # dx (unless ids) then the dparams, each against jax.vjp
+    nodes: Tuple[Leaf, ...] = ()  # a composite layer derived node by node (batchnorm): each node's gradient
 
 
 class StackDerivation(NamedTuple):
@@ -91,7 +92,7 @@ class StackDerivation(NamedTuple):
 
     @property
     def passed(self) -> bool:
-        leaves = [leaf for s in self.steps for leaf in s.leaves] + [self.loss_leaf] + self.whole
+        leaves = [leaf for s in self.steps for leaf in s.leaves + list(s.nodes)] + [self.loss_leaf] + self.whole
         return all(leaf.passed for leaf in leaves) and bool(
             abs(self.loss_value - self.loss_reference) <= 1e-6 * max(1.0, abs(self.loss_reference)))
 
@@ -268,7 +269,8 @@ def derive_stack(stack, batch: int = 4, seed: int = 0) -> StackDerivation:
             leaves.append(_leaf(f"d{pname}{layer.index}", m, r, scale))
         if len(dparams) != len(layer.param_names):
             leaves.append(Leaf(f"d(params){layer.index}", (), np.zeros(0), np.inf, np.inf, False))
-        steps.append(LayerStep(layer, tuple(np.shape(xin)), tuple(np.shape(dout)), leaves))
+        steps.append(LayerStep(layer, tuple(np.shape(xin)), tuple(np.shape(dout)), leaves,
+                               _node_leaves(layer, xin, dout, scale)))
 
     # the whole stack: jax.grad of the composed twins with respect to every parameter
     def whole_loss(all_params):
@@ -295,6 +297,36 @@ def derive_stack(stack, batch: int = 4, seed: int = 0) -> StackDerivation:
 def enumerate_walk(stack):
     """(walk number + 1, layer) of each top-level layer (its place in `StackSpec.walk` order)."""
     return [(str(n + 1), layer) for n, (where, layer, *_) in enumerate(stack.walk()) if "." not in where]
+
+
+def _node_leaves(layer, xin, dout, scale) -> Tuple[Leaf, ...]:
+    """batchnorm derived node by node: manual's graph form's node gradients against jax.grad of the JAX
+    graph (`dualgrad.engine.graph_steps.BATCHNORM_GRAPH`) with each node as a variable."""
+    if layer.name != "batchnorm":
+        return ()
+    from manual import layers as ML
+
+    from ..engine.graph_steps import BATCHNORM_GRAPH, reference_gradients
+
+    gamma, beta = layer.params
+    _, cache = ML.batchnorm_forward(xin, gamma, beta)
+    *_, nodes = ML.batchnorm_backward_graph_steps(dout, cache)
+    ref = reference_gradients(BATCHNORM_GRAPH, {"x": xin, "gamma": gamma, "beta": beta}, dout)
+    order = [f"d{node.name}" for node in reversed(list(BATCHNORM_GRAPH)) if f"d{node.name}" in nodes]
+    return tuple(_leaf(name, nodes[name], ref[name], scale) for name in order)
+
+
+BATCHNORM_DERIVED = (
+    "derived node by node (manual.layers.batchnorm_backward_graph_steps), forward graph per column:",
+    "  μ = mean x;  xc = x − μ;  v = mean xc²;  s = √(v + ε);  i = 1/s;  x̂ = xc · i;  out = γ x̂ + β",
+    "  dx̂ = dout γ                                     (out = γ x̂ + β)",
+    "  di = Σₙ dx̂ xc,  dxc₁ = dx̂ i                     (x̂ = xc · i)",
+    "  ds = −di / s²                                   (i = 1/s)",
+    "  dv = ds / (2 s)                                 (s = √(v + ε))",
+    "  dxc = dxc₁ + (2/N) xc dv                        (v = mean xc²: the variance path)",
+    "  dμ = −Σₙ dxc,  dx = dxc + dμ / N                (xc = x − μ: the mean path)",
+    "each node's gradient against jax.grad of the JAX graph, the node an explicit variable:",
+)
 
 
 def _leaf(name, manual, ref, scale) -> Leaf:
@@ -389,18 +421,27 @@ def render_stack(d: StackDerivation, values: bool = False) -> str:
         lines += [f"      {line}" for line in eq]
         if s.layer.x_is_data:
             lines.append("      (no dx: the input is integer ids)")
+        if s.nodes:
+            lines += [f"      {line}" for line in BATCHNORM_DERIVED]
+            lines += _leaf_lines(list(s.nodes), "jax.grad", values)
+            lines.append("      the layer's result, against jax.vjp of its twin:")
         lines += _leaf_lines(s.leaves, "jax.vjp", values)
     layer_leaves = [leaf for s in d.steps for leaf in s.leaves] + [d.loss_leaf]
     n_ok, n_whole = sum(leaf.passed for leaf in layer_leaves), sum(leaf.passed for leaf in d.whole)
     loss_ok = abs(d.loss_value - d.loss_reference) <= 1e-6 * max(1.0, abs(d.loss_reference))
     lines += ["", f"Measured on a random batch (seed {d.seed}) against JAX (float64), "
                   f"|manual − ref| ≤ {RTOL:g}·|ref| + {RTOL:g}·max|ref| + {ATOL:g}·max(1, max|ref|):",
-              f"  layer by layer, against jax.vjp of each twin: {n_ok}/{len(layer_leaves)} leaves "
-              f"{'pass' if n_ok == len(layer_leaves) else 'FAIL'}",
-              f"  the whole stack, every dparam against jax.grad of the loss: {n_whole}/{len(d.whole)} "
-              f"{'pass' if n_whole == len(d.whole) else 'FAIL'}" + ("" if loss_ok else "; the losses differ: FAIL"),
+              f"  layer by layer, against jax.vjp of each twin: {_count(n_ok, len(layer_leaves), 'leaves ')}",
+              f"  the whole stack, every dparam against jax.grad of the loss: {_count(n_whole, len(d.whole))}"
+              + ("" if loss_ok else "; the losses differ: FAIL"),
               f"  {'PASS' if d.passed else 'FAIL'}"]
     return "\n".join(lines)
+
+
+def _count(passed: int, total: int, what: str = "") -> str:
+    """'9/9 leaves pass', or '7/9 leaves pass, 2 FAIL': the count is of the ones that pass."""
+    text = f"{passed}/{total} {what}pass"
+    return text if passed == total else f"{text}, {total - passed} FAIL"
 
 
 def _out_shape(d, step):

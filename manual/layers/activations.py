@@ -8,6 +8,10 @@ the conventions at kinks stated there: relu'(0) = 0, leaky_relu'(0) = 1, elu'(0)
 The cache keeps x and out = f(x): σ' and tanh' are written in the output, the others in x.
 x may have any shape; out and dx have the same. The forward returns a new array (identity
 copies x) so that no output aliases an input.
+
+`ACTIVATION_LAYERS["gelu"]` is the activation "gelu" of network descriptions: the tanh form,
+as it always was. `manual.layers.gelu_forward` is the GELU layer of `gelu.py`, whose default
+is PyTorch's exact (erf) form; `gelu_forward(x, approximate="tanh")` is the pair below.
 """
 
 from __future__ import annotations
@@ -62,11 +66,12 @@ identity_forward, identity_backward = _pair("identity")
 relu_forward, relu_backward = _pair("relu")
 leaky_relu_forward, leaky_relu_backward = _pair("leaky_relu")
 elu_forward, elu_backward = _pair("elu")
-gelu_forward, gelu_backward = _pair("gelu")
+_gelu_tanh_pair = _pair("gelu")  # NOTE: the *named* activation "gelu" is the tanh form (manual.activations);
+# manual.layers.gelu_forward(x, approximate="none") (gelu.py) is the layer with PyTorch's default, the erf form
 silu_forward, silu_backward = _pair("silu")
 sigmoid_forward, sigmoid_backward = _pair("sigmoid")
 tanh_forward, tanh_backward = _pair("tanh")
 softplus_forward, softplus_backward = _pair("softplus")
 
 ACTIVATION_LAYERS = {name: (globals()[f"{name}_forward"], globals()[f"{name}_backward"])
-                     for name in _acts.BUILT_IN}
+                     if name != "gelu" else _gelu_tanh_pair for name in _acts.BUILT_IN}

@@ -122,6 +122,17 @@ def batchnorm_backward_graph(dout, cache):
     Hence dx = (1/s)(dx̂ − mean₀ dx̂ − x̂ mean₀(dx̂ x̂)), the short form
     (tests/test_layers.py also checks the two agree to rounding on random batches).
     """
+    dx, dgamma, dbeta, _ = batchnorm_backward_graph_steps(dout, cache)
+    return dx, dgamma, dbeta
+
+
+def batchnorm_backward_graph_steps(dout, cache):
+    """`batchnorm_backward_graph`, also returning the gradient of every node of the forward graph.
+
+    Returns dx, dgamma, dbeta and {"dx_hat": (N, D), "dinv_std": (D,), "dstd": (D,), "dvar": (D,),
+    "dxc": (N, D) (both paths), "dmean": (D,)}: d<node> = dL/d<node>, node names as in the
+    forward graph of `batchnorm_backward_graph` (inv_std is i, std is s, var is v, mean is μ).
+    """
     x_hat, xc, std, gamma, _, _ = checks.cache_of(cache, BatchnormCache, "batchnorm")
     dout = checks.same_shape(dout, x_hat.shape)  # (N, D)
     N = x_hat.shape[0]
@@ -136,7 +147,8 @@ def batchnorm_backward_graph(dout, cache):
     dxc = dxc + (2.0 / N) * xc * dvar  # (N, D) plus the variance path
     dmean = -dxc.sum(axis=0)  # (D,)
     dx = dxc + dmean / N  # (N, D)
-    return dx, dgamma, dbeta
+    steps = {"dx_hat": dx_hat, "dinv_std": dinv_std, "dstd": dstd, "dvar": dvar, "dxc": dxc, "dmean": dmean}
+    return dx, dgamma, dbeta, steps
 
 
 def batchnorm_running_stats(running_mean, running_var, cache, momentum=BN_MOMENTUM):

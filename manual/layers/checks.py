@@ -126,3 +126,29 @@ def dropout_mask(shape, p: float, seed: int) -> np.ndarray:
     the k-th number drawn.
     """
     return np.random.default_rng(seed).random(tuple(int(s) for s in shape)) >= p
+
+
+def bool_array(mask, name: str, shape, what: str):
+    """A bool array of exactly `shape` (a mask: True = counted / attended)."""
+    if not hasattr(mask, "shape") or not hasattr(mask, "dtype") or isinstance(mask, (str, bytes)):
+        raise TypeError(f"{name} must be a bool array of {what}, got {type(mask).__name__}")
+    if np.dtype(mask.dtype) != np.dtype(bool):
+        raise TypeError(f"{name} must be a bool array of {what}, got dtype {mask.dtype}")
+    if tuple(mask.shape) != tuple(shape):
+        raise ValueError(f"{name} must have {what}, got shape {tuple(mask.shape)}")
+    return mask
+
+
+
+def attention_mask(mask, T: int, S: int):
+    """None (every key attended) or a bool (T, S) mask, True = attended, every row attending at
+    least one key (a row of all False would be a softmax over nothing: 0/0, NaN)."""
+    if mask is None:
+        return None
+    mask = bool_array(mask, "mask", (T, S), f"shape ({T}, {S}) (T queries, S keys; True = attended)")
+    if not _is_traced(mask):
+        empty = np.flatnonzero(~np.asarray(mask).any(axis=1))
+        if empty.size:
+            raise ValueError(f"mask row {int(empty[0])} attends no key (every entry False): each of the {T} "
+                             f"query rows of the ({T}, {S}) mask needs at least one True")
+    return mask

@@ -27,10 +27,10 @@ identity = _layer("identity")
 relu = _layer("relu")
 leaky_relu = _layer("leaky_relu")
 elu = _layer("elu")
-gelu = _layer("gelu")
+_gelu_tanh = _layer("gelu")  # the activation "gelu" (tanh form); reference.layers.gelu is gelu.py's
 silu = _layer("silu")
 sigmoid = _layer("sigmoid")
 tanh = _layer("tanh")
 softplus = _layer("softplus")
 
-ACTIVATION_LAYERS = {name: globals()[name] for name in _acts.BUILT_IN}
+ACTIVATION_LAYERS = {name: globals()[name] if name != "gelu" else _gelu_tanh for name in _acts.BUILT_IN}
