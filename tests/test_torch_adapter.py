@@ -166,3 +166,41 @@ def test_the_docs_page_shows_the_example_file_as_it_is():
         code = f.read().split('if __name__ == "__main__":')[0].strip()
     with open(os.path.join(root, "docs", "check-your-framework-backward.md"), encoding="utf-8") as f:
         assert code in f.read()
+
+
+class GeluScalesGradOutputInPlace(Gelu):
+    """Every gradient right, but grad_output multiplied in place: the caller's upstream tensor is corrupted."""
+
+    @staticmethod
+    def backward(ctx, dout):
+        (x,) = ctx.saved_tensors
+        cdf = 0.5 * (1 + torch.erf(x / math.sqrt(2)))
+        pdf = torch.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
+        return dout.mul_(cdf + x * pdf)
+
+
+class ScaleInputInPlace(torch.autograd.Function):
+    """y = 2x computed by doubling x in place, without ctx.mark_dirty: the caller's x changes."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return x.mul_(2).clone()
+
+    @staticmethod
+    def backward(ctx, dout):
+        return 2 * dout
+
+
+@pytest.mark.parametrize("fn, reference, what", [
+    (GeluScalesGradOutputInPlace, gelu_torch, "dout (grad_output) was modified in place by backward"),
+    (ScaleInputInPlace, lambda x: 2 * x, "x was modified in place by forward or backward"),
+], ids=["grad_output scaled in place", "input doubled in place"])
+def test_a_function_that_changes_its_arguments_in_place_fails(fn, reference, what):
+    result = check_layer(fn, reference=reference, shapes={"x": ("N", "D")}, examples=20, seed=0)
+    assert not result.passed
+    assert what in result.message, result.message
+
+
+def test_the_correct_function_has_no_purity_problem():
+    result = check_layer(Gelu, reference=gelu_torch, shapes={"x": ("N", "D")}, examples=20, seed=0)
+    assert result.passed, result.message

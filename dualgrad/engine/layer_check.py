@@ -410,19 +410,22 @@ def implementation_side(sides: Sides, config: LayerConfig, case: LayerCase, dout
     diff = list(config.differentiated()) + [True] * len(case.params)
     if sides.kind == "numpy":
         return _numpy_side(sides, config, case, douts, grad_names)
+    problems = []
     try:
         if sides.kind == "torch":
             from . import torch_adapter
 
+            names = [n for n, _ in case.inputs] + [n for n, _ in case.params]
             outs, grads, _, _, _ = torch_adapter.torch_side(sides.forward, arrays, diff, case.hyper, fixed,
-                                                           sides.dtype, function=True, jvp=False)
-        else:
+                                                           sides.dtype, function=True, jvp=False, names=names,
+                                                           purity=problems)
+        else:  # JAX arrays are immutable: nothing a custom_vjp does can change its inputs
             outs, grads, _, _, _ = jax_side(sides.forward, arrays, diff, case.hyper, fixed, sides.dtype, jvp=False)
         if len(outs) != len(douts):
             return f"the implementation returns {len(outs)} outputs, the reference {len(douts)}"
     except Exception as err:  # noqa: BLE001  a broken implementation is reported, not raised
         return _error("the implementation", err)
-    return outs, grads, []
+    return outs, grads, problems
 
 
 # ---------------------------------------------------------------- the comparison

@@ -88,14 +88,23 @@ def _hyper_value(torch, v, dtype):
     return _tensor(torch, v, dtype) if isinstance(v, np.ndarray) else v
 
 
-def torch_side(fn, arrays, diff, hyper, douts_of, dtype="float64", function=False, jvp=True):
+def torch_side(fn, arrays, diff, hyper, douts_of, dtype="float64", function=False, jvp=True, names=None,
+               purity=None):
     """Run a torch Function (function=True) or a torch reference at one case: (outs, grads, J v,
     douts, tangents), NumPy float64. arrays are every positional array (inputs then params), diff one
     bool each. A Function gets the hyperparameters positionally, in `hyper`'s order; a reference
-    function by keyword. Gradients that the Function leaves as None (not connected) are zeros."""
+    function by keyword. Gradients that the Function leaves as None (not connected) are zeros.
+
+    purity: a list to which one sentence is appended per tensor the code changed in place (an input,
+    a parameter or a hyperparameter array `names` names in order, or an upstream gradient) — an
+    in-place op without `ctx.mark_dirty`, or a backward that scales grad_output in place, which
+    corrupts the caller's tensors though every gradient it returns is right."""
     torch = require_torch()
     tensors = [_tensor(torch, a, dtype, grad=d) for a, d in zip(arrays, diff)]
     hv = {k: _hyper_value(torch, v, dtype) for k, v in hyper.items()}
+    watched = list(zip(names or [f"input {i}" for i in range(1, len(tensors) + 1)], tensors))
+    watched += [(k, v) for k, v in hv.items() if isinstance(v, torch.Tensor)]
+    before = [(n, t.detach().clone()) for n, t in watched]
     if function:
         outs = fn.apply(*tensors, *hv.values())
     else:
@@ -115,6 +124,14 @@ def torch_side(fn, arrays, diff, hyper, douts_of, dtype="float64", function=Fals
     else:
         grads = [None] * len(primals)
     grads = [np.zeros(p.shape) if g is None else _numpy(g) for g, p in zip(grads, primals)]
+    if purity is not None:
+        for (name, copy), (_, t) in zip(before, watched):
+            if not torch.equal(copy, t.detach()):
+                purity.append(f"purity: {name} was modified in place by forward or backward")
+        dout_names = ["dout"] if len(douts) == 1 else [f"dout_{i}" for i in range(1, len(douts) + 1)]
+        for name, given, t in zip(dout_names, douts, grad_outs):
+            if not torch.equal(_tensor(torch, given, dtype), t):
+                purity.append(f"purity: {name} (grad_output) was modified in place by backward")
     jv = []
     if jvp and not function:
         jv = reference_jvp(torch, fn, tensors, diff, hv, tangents, dtype)
