@@ -253,6 +253,7 @@ def _verify_impl_flags(args):
 
     given = [f"--{k.replace('_', '-')}" for k in CONVENTION_FLAGS if getattr(args, k) is not None]
     given += ["--scale"] if args.scale is not None else []
+    given += ["--kind"] if args.kind is not None else []
     if args.impl is None and given:
         raise CliError(f"{', '.join(given)} describe{'s' if len(given) == 1 else ''} your own implementation: "
                        "use with --impl FILE.py:FUNCTION")
