@@ -23,7 +23,6 @@ def run(args, fn, options) -> int:
     from ..engine.implementation import ImplementationError
     from ..engine.user_check import check_implementation
     from .common import CliError
-    from .verify_impl import _one_line
 
     try:
         result = check_implementation(fn, kind=args.kind, **options)
@@ -98,3 +97,7 @@ def to_json(kind, result, fn) -> dict:
     return {"command": "verify", "version": __version__, "kind": kind, "implementation": qualified_name(fn),
             "seed": result.seed, "examples": result.examples, "passed": result.passed, "message": result.message,
             "counterexample": case}
+
+
+def _one_line(err) -> str:
+    return " ".join(str(err).split())
