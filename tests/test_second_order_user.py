@@ -299,3 +299,43 @@ def test_cli_kind_pass_fail_and_errors(user_file):
     assert status == 2 and err.startswith("dualgrad: error: ") and "kind='gradients'" in err
     status, out, err = _cli("verify", "--kind", "ggn")
     assert status == 2 and "--kind" in err and "--impl" in err
+
+
+# ---------------------------------------------------------------- explain --hvp
+
+
+@pytest.mark.parametrize("sizes, hidden, loss, l2", [
+    ([3, 4, 2], "tanh", "cross_entropy", 0.1),
+    ([2, 5, 3, 1], ["softplus", "relu"], "binary_cross_entropy", 0.0),
+    ([2, 3, 3, 2], ["elu", "gelu"], "mse", 0.01),
+])
+def test_explain_hvp_measures_every_step(sizes, hidden, loss, l2):
+    from dualgrad.explain.second_order import derive_hvp, render_hvp
+
+    spec = manual.NetworkSpec(sizes, hidden, loss, l2)
+    d = derive_hvp(spec, batch=5, seed=2)
+    L = spec.n_layers
+    assert d.passed and [s.name for s in d.forward][::2] == [f"R{{z{k}}}" for k in range(1, L + 1)]
+    assert len(d.forward) == 2 * L - 1 and len(d.backward) == 1 + 2 * L + 2 * (L - 1)
+    text = render_hvp(d)
+    assert text.endswith("PASS") and f"{len(d.forward) + len(d.backward)}/{len(d.forward) + len(d.backward)} steps pass" in text
+
+
+def test_explain_hvp_fails_the_step_with_a_wrong_second_derivative(monkeypatch):
+    from manual import activations as A
+    from dualgrad.explain.second_order import derive_hvp
+
+    monkeypatch.setitem(A.ACTIVATIONS, "tanh", A.ACTIVATIONS["tanh"]._replace(second_derivative=lambda z, a: 0 * z))
+    d = derive_hvp(manual.NetworkSpec([3, 4, 2], "tanh", "cross_entropy"), batch=4)
+    failing = [s.name for s in d.forward + d.backward if not s.passed]
+    assert not d.passed and failing[0] == "R{dz1}" and "R{z1}" not in failing and not d.product.passed
+    status, out, err = _cli("explain", "--sizes", "3", "4", "2", "--hidden", "tanh", "--hvp")
+    assert status == 1 and out.rstrip().endswith("FAIL")
+
+
+def test_explain_hvp_bad_flags():
+    for argv, words in ((["--sizes", "2", "3", "2", "--hvp", "--plot", "g.png"], "--plot is not available with --hvp"),
+                        (["--stack", "dense:3", "--input", "2", "--hvp"], "use it with --sizes"),
+                        (["--sizes", "2", "3", "2", "--hvp", "--batch", "0"], "--batch")):
+        status, out, err = _cli("explain", *argv)
+        assert status == 2 and err.startswith("dualgrad: error: ") and words in err and err.count("\n") == 1, err
