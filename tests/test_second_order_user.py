@@ -339,3 +339,17 @@ def test_explain_hvp_bad_flags():
                         (["--sizes", "2", "3", "2", "--hvp", "--batch", "0"], "--batch")):
         status, out, err = _cli("explain", *argv)
         assert status == 2 and err.startswith("dualgrad: error: ") and words in err and err.count("\n") == 1, err
+
+
+def test_cli_kind_json_and_weighted(user_file):
+    import json
+
+    user_file.write_text(user_file.read_text() + "from tests.test_second_order_user import user_weighted\n"
+                         "def unnormalised(params, X, y, w):\n"
+                         "    return user_weighted(params, X, y, w, bug='weights_not_normalised')\n")
+    status, out, err = _cli("verify", "--impl", f"{user_file}:unnormalised", "--kind", "weighted", "--hidden", "tanh",
+                            "--loss", "cross_entropy", "--l2", str(LAM), "--examples", "30", "--json")
+    report = json.loads(out)
+    assert status == 1 and report["kind"] == "weighted" and not report["passed"]
+    assert "not by Σ wₙ" in report["message"] and report["counterexample"]["sample_weight"] is not None
+    assert report["counterexample"]["V"] is None
