@@ -508,7 +508,11 @@ def check_second_order(fn, kind: str, *, examples: int = 200, seed: int = 0, siz
             prop()
     except _Failure:
         case, _, report, (loss_u, grads_u) = state["last"]
-        message = failure_message(kind, report, diagnose(kind, case, loss_u, grads_u, report))
+        try:
+            words = diagnose(kind, case, loss_u, grads_u, report)
+        except (TypeError, ValueError, ArithmeticError):  # e.g. a registered activation without f'': no words
+            words = []
+        message = failure_message(kind, report, words)
         return CheckResult(False, state["ran"] + 1, _counterexample(kind, case), message, report, seed)
     except implementation.ImplementationError:
         case, err, _, _ = state["last"]
