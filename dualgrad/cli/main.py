@@ -147,6 +147,9 @@ def build_parser() -> argparse.ArgumentParser:
                          help="with --stack: the input features D (the vocabulary for an embedding), or C H W")
     explain.add_argument("--values", action="store_true",
                          help="also print the numbers: each δ and dW (MLP), each dx and dparam (stack)")
+    explain.add_argument("--hvp", action="store_true",
+                         help="with --sizes: derive H·V instead, the R-forward and R-backward steps per layer, each "
+                              "measured against jax.jvp of jax.grad (batch default 4; dualgrad.explain.second_order)")
     explain.add_argument("--format", choices=("text", "markdown"), default="text")
     explain.add_argument("--plot", metavar="FILE", help="also draw the computation graph into FILE (.png or .svg; "
                                                         "needs matplotlib: pip install 'dualgrad[plot]')")
@@ -253,6 +256,7 @@ def _verify_impl_flags(args):
 
     given = [f"--{k.replace('_', '-')}" for k in CONVENTION_FLAGS if getattr(args, k) is not None]
     given += ["--scale"] if args.scale is not None else []
+    given += ["--kind"] if args.kind is not None else []
     if args.impl is None and given:
         raise CliError(f"{', '.join(given)} describe{'s' if len(given) == 1 else ''} your own implementation: "
                        "use with --impl FILE.py:FUNCTION")
@@ -331,11 +335,17 @@ def _explain(args) -> int:
     if (args.sizes is None) == (args.stack is None):
         raise CliError("explain needs exactly one of --sizes S S ... (an MLP) or --stack LAYERS --input D (a stack)")
     if args.stack is not None:
+        if args.hvp:
+            raise CliError("--hvp derives H·V of an MLP: use it with --sizes, not --stack")
         return _explain_stack(args)
     if args.input is not None:
         raise CliError("--input is for --stack; an MLP's inputs are the first of --sizes")
     spec = _spec_from(args.sizes, args.hidden, args.loss, args.l2)
     _check_reference_twins(spec.hidden)
+    if args.hvp:
+        from .explain_hvp import run as run_hvp
+
+        return run_hvp(args, spec)
     if args.plot is not None:
         _check_plot_file(args.plot)
     from ..explain.network import explain_result

@@ -29,6 +29,12 @@ def add_arguments(verify) -> None:
     group.add_argument("--impl", metavar="FILE.py:FUNCTION",
                        help="check your function fn(params, X, y) -> (loss, grads) on random networks "
                             "(also module:function)")
+    from ..engine.second_order_check import KINDS
+
+    group.add_argument("--kind", choices=KINDS,
+                       help="what your function computes: gradients [default] fn(params, X, y) -> (loss, grads); "
+                            "per_example fn(params, X, y) -> [(dW (N, ...), db (N, ...)), ...]; weighted "
+                            "fn(params, X, y, sample_weight) -> (loss, grads); hvp, ggn fn(params, X, y, V) -> [(dW, db), ...]")
     group.add_argument("--layout", choices=LAYOUTS, help="W (fan_in, fan_out) [in_out, default] or (fan_out, fan_in)")
     group.add_argument("--bias", choices=BIASES, help="b (fan_out,) [vector, default], (1, fan_out) or (fan_out, 1)")
     group.add_argument("--reduction", choices=REDUCTIONS, help="loss over the batch: mean [default] or sum")
@@ -84,6 +90,10 @@ def run(args, parse_hidden) -> int:
     options = dict(examples=args.examples or 200, seed=args.seed, sizes=args.sizes, hidden=parse_hidden(args.hidden),
                    loss=args.loss, l2=args.l2, max_layers=args.max_layers, max_width=args.max_width,
                    max_batch=args.max_batch, scale=tuple(args.scale) if args.scale else DEFAULT_SCALE)
+    if args.kind not in (None, "gradients"):
+        from .verify_second_order import run as run_kind
+
+        return run_kind(args, fn, {**options, **conventions})
     try:
         result = check_implementation(fn, **options, **conventions)
     except ImplementationError as err:

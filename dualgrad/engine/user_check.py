@@ -315,7 +315,7 @@ class _Failure(AssertionError):
 def check_implementation(fn, *, examples: int = 200, seed: int = 0, sizes=None, hidden=None, loss=None,
                          max_layers: int = 3, max_width: int = 8, max_batch: int = 16, l2=0.0,
                          scale: Tuple[float, float] = DEFAULT_SCALE, loss_rtol: float = LOSS_RTOL,
-                         stack=None, input=None, **conventions) -> CheckResult:
+                         stack=None, input=None, kind: str = "gradients", **conventions) -> CheckResult:
     """Check `fn(params, X, y) -> (loss, grads[, output][, intermediates])` against jax.grad on random networks.
 
     Draws `examples` networks (hypothesis, seeded: the same cases for the same seed), each
@@ -346,6 +346,10 @@ def check_implementation(fn, *, examples: int = 200, seed: int = 0, sizes=None, 
                ('conv:2:3:1:1 relu maxpool:2 flatten dense:3') with `input`, one example's shape;
                see `dualgrad.engine.stack_check` (examples, seed, loss, loss_rtol, max_batch and
                layout apply)
+    kind       what fn computes: "gradients" (the default, all of the above), or "per_example",
+               "weighted", "hvp", "ggn" (per-example gradients, the weighted loss, H·V, G·V under
+               manual/second_order.py's conventions; see `dualgrad.engine.second_order_check` for
+               each one's signature; the conventions keep their defaults there)
 
     Returns a `CheckResult`: passed, examples (how many ran), counterexample (the shrunk
     (spec, params, X, y), params in your layout, y as your fn received it), message (first
@@ -361,6 +365,17 @@ def check_implementation(fn, *, examples: int = 200, seed: int = 0, sizes=None, 
 
     from .properties import near_a_kink, within_rounding
 
+    if not (isinstance(kind, str) and kind == "gradients"):
+        from .second_order_check import check_kind, check_second_order
+
+        check_kind(kind)
+        given = sorted(conventions) + [n for n, v in (("stack", stack), ("input", input)) if v is not None]
+        if given:
+            raise ValueError(f"{', '.join(given)} {'is' if len(given) == 1 else 'are'} for kind='gradients'; "
+                             f"kind={kind!r} takes params and returns gradients in dualgrad's layout")
+        return check_second_order(fn, kind, examples=examples, seed=seed, sizes=sizes, hidden=hidden, loss=loss,
+                                  max_layers=max_layers, max_width=max_width, max_batch=max_batch, l2=l2,
+                                  scale=scale)
     if stack is not None or input is not None:
         from .stack_check import check_stack_implementation
 
