@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import numbers
 from contextlib import contextmanager
+from functools import lru_cache
 from typing import List, NamedTuple, Optional
 
 import numpy as np
@@ -157,19 +158,23 @@ def _manual(layer, x, h0, Wx, Wh, b, dh):
 
 def _reference(layer, x, h0, Wx, Wh, b, dh):
     """dL/d(node) for every node of every step, by jax.grad with the nodes as explicit zero shifts, and
-    the totals by jax.vjp of the whole-sequence twin."""
+    the totals by jax.vjp of the whole-sequence twin (one jitted program per layer and shape)."""
+    grads, h, totals = _program(layer)(x, h0, Wx, Wh, b, dh)
+    return np.asarray(h), {k: np.asarray(v) for k, v in grads.items()}, tuple(np.asarray(g) for g in totals)
+
+
+@lru_cache(maxsize=None)
+def _program(layer):
     import jax
     import jax.numpy as jnp
 
     import reference.layers as R
 
-    N, T, _ = x.shape
-    H = h0.shape[1]
-    G = Wx.shape[1]
     lstm = layer == "lstm"
 
-    def loss(shifts):
-        h, c = jnp.asarray(h0), jnp.zeros((N, H))
+    def loss(shifts, x, h0, dh):
+        N, T, _ = x.shape
+        h, c = h0, jnp.zeros_like(h0)
         total = 0.0
         for t in range(T):
             prev_h, prev_c = h + shifts["prev_h"][t], c + shifts["prev_c"][t]
@@ -182,14 +187,18 @@ def _reference(layer, x, h0, Wx, Wh, b, dh):
             total = total + jnp.sum(dh[:, t] * h)
         return total
 
-    zeros = np.zeros((T, N, H))
-    shifts = {"prev_h": zeros, "prev_c": zeros, "next_h": zeros, "next_c": zeros, "z": np.zeros((T, N, G)),
-              "Wx": np.broadcast_to(Wx, (T,) + Wx.shape), "Wh": np.broadcast_to(Wh, (T,) + Wh.shape),
-              "b": np.broadcast_to(b, (T,) + b.shape)}
-    grads = {k: np.asarray(v) for k, v in jax.grad(loss)(shifts).items()}
-    twin = R.lstm if lstm else R.rnn
-    h, pull = jax.vjp(twin, x, h0, Wx, Wh, b)
-    return np.asarray(h), grads, tuple(np.asarray(g) for g in pull(jnp.asarray(dh)))
+    def run(x, h0, Wx, Wh, b, dh):
+        N, T, _ = x.shape
+        H, G = h0.shape[1], Wx.shape[1]
+        zeros = jnp.zeros((T, N, H))
+        shifts = {"prev_h": zeros, "prev_c": zeros, "next_h": zeros, "next_c": zeros, "z": jnp.zeros((T, N, G)),
+                  "Wx": jnp.broadcast_to(Wx, (T,) + Wx.shape), "Wh": jnp.broadcast_to(Wh, (T,) + Wh.shape),
+                  "b": jnp.broadcast_to(b, (T,) + b.shape)}
+        grads = jax.grad(loss)(shifts, x, h0, dh)
+        h, pull = jax.vjp(R.lstm if lstm else R.rnn, x, h0, Wx, Wh, b)
+        return grads, h, pull(dh)
+
+    return jax.jit(run)
 
 
 # ---------------------------------------------------------------- the derivation
