@@ -298,8 +298,9 @@ def render_sequence(d: SequenceDerivation) -> str:
              f"b ({G},), N = {N}, T = {T}, seed {d.seed}")
     lines = [title, ""]
     lines += list(LSTM_LINES if d.layer == "lstm" else RNN_LINES)
-    lines += ["", "Each node against jax.grad of L with that node an explicit variable (reference.layers."
-                  f"{d.layer}_step, every carried state, pre-activation and per-step weight copy made explicit):"]
+    lines += ["", "Each node against jax.grad of L with that node an explicit variable",
+              f"(L written with reference.layers.{d.layer}_step; every carried state, pre-activation and per-step",
+              "weight copy made explicit), t = T first, as the backward runs:"]
     if not d.observed:
         lines.append(f"  ({d.layer}_backward did not call {d.layer}_step_backward once per step: only dx per step "
                      "is manual's; the other rows are not observed)")
