@@ -10,7 +10,9 @@ so the last test can inject a mistake of the catalog and see check_layer fail on
 Buckets (zero padding that changes no real entry, one compiled program per bucket): N everywhere but
 the loss (it divides by N); T, D, H for the RNN (padded steps come after the real ones and get a zero
 upstream gradient, padded features and units zero weights); not the LSTM's 4H (padding would shift the
-gates); not attention's S or D (padded keys would be attended, the scale is 1/√D).
+gates); attention's S only with a mask (the mask is padded with False: padded keys are not attended;
+without one they would be), never its D (the scale is 1/√D) nor, with a mask, T (a padded query would
+attend nothing: NaN).
 """
 
 from __future__ import annotations
@@ -178,7 +180,7 @@ LAYERS = {
                  bucket={"N": 6, "D": 6}, scale=(-1.0, 1.3)),
     "attention": dict(forward=_attention_forward, backward=_attention_backward, reference=R.attention,
                       shapes={"q": ("N", "T", "D"), "k": ("N", "S", "D"), "v": ("N", "S", "E"), "mask": ("T", "S")},
-                      data={"mask": _attention_mask}, dims=_ATT_DIMS, bucket={"N": 2, "E": 3}),
+                      data={"mask": _attention_mask}, dims=_ATT_DIMS, bucket={"N": 2, "S": 5, "E": 3}),
     "attention (no mask)": dict(forward=_attention_nomask_forward, backward=_attention_backward,
                                 reference=R.attention, shapes={"q": ("N", "T", "D"), "k": ("N", "S", "D"),
                                                                "v": ("N", "S", "E")},
@@ -190,7 +192,7 @@ LAYERS = {
                                         for n in ("Wq", "bq", "Wk", "bk", "Wv", "bv", "Wo", "bo")},
                                 data={"mask": _attention_mask},
                                 dims={"N": [1, 2], "T": [1, 2, 3], "S": [1, 2, 4], "E": [1, 2, 3, 4, 6]},
-                                hyper={"num_heads": [1, 2, 3]}, bucket={"N": 2},
+                                hyper={"num_heads": [1, 2, 3]}, bucket={"N": 2, "S": 4},
                                 valid=lambda d, h: d["E"] % h["num_heads"] == 0),
 }
 
