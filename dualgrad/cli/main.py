@@ -145,6 +145,14 @@ def build_parser() -> argparse.ArgumentParser:
                               "'conv:4:3:1:1 relu maxpool:2 flatten dense:3' with --input 1 8 8 (dualgrad.explain_stack)")
     explain.add_argument("--input", type=int, nargs="+", metavar="D",
                          help="with --stack: the input features D (the vocabulary for an embedding), or C H W")
+    explain.add_argument("--layer", choices=("rnn", "lstm", "attention"),
+                         help="a sequence layer instead of --sizes: backprop through time step by step (rnn, lstm) "
+                              "or attention's backward node by node, each step against JAX (dualgrad.explain_sequence)")
+    explain.add_argument("--dims", nargs="+", metavar="K=V",
+                         help="with --layer: sizes, e.g. T=4 H=3 (rnn, lstm: T D H; attention: T S D E; "
+                              "N is --batch); each 1 to 16")
+    explain.add_argument("--mask", choices=("none", "all", "causal", "random"),
+                         help="with --layer attention: the (T, S) mask (default causal)")
     explain.add_argument("--values", action="store_true",
                          help="also print the numbers: each δ and dW (MLP), each dx and dparam (stack)")
     explain.add_argument("--hvp", action="store_true",
@@ -332,8 +340,16 @@ def _explain(args) -> int:
     _nonnegative(args.l2, "--l2")
     if args.seed < 0:
         raise CliError(f"--seed must be a non-negative int, got {args.seed}")
-    if (args.sizes is None) == (args.stack is None):
-        raise CliError("explain needs exactly one of --sizes S S ... (an MLP) or --stack LAYERS --input D (a stack)")
+    chosen = sum(value is not None for value in (args.sizes, args.stack, args.layer))
+    if chosen != 1:
+        raise CliError("explain needs exactly one of --sizes S S ... (an MLP) or --stack LAYERS --input D (a stack) "
+                       "or --layer rnn|lstm|attention (a sequence layer)")
+    if args.layer is not None:
+        from .explain_layer import run as run_layer
+
+        return run_layer(args)
+    if args.dims is not None or args.mask is not None:
+        raise CliError(f"{'--dims' if args.dims is not None else '--mask'} is for --layer")
     if args.stack is not None:
         if args.hvp:
             raise CliError("--hvp derives H·V of an MLP: use it with --sizes, not --stack")
