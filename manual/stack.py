@@ -194,7 +194,8 @@ def _forward_layer(layer, n, x, p, train, seed, state, count):
 
 _BACKWARD = {"dense": L.dense_backward, "batchnorm": L.batchnorm_backward, "layernorm": L.layernorm_backward,
              "dropout": L.dropout_backward, "embedding": L.embedding_backward, "conv": L.conv2d_backward,
-             "maxpool": L.maxpool2d_backward, "avgpool": L.avgpool2d_backward, "flatten": L.flatten_backward}
+             "maxpool": L.maxpool2d_backward, "avgpool": L.avgpool2d_backward, "flatten": L.flatten_backward,
+             "rnn": L.rnn_backward, "lstm": L.lstm_backward, "attn": L.multihead_attention_backward}
 
 
 def _forward_layers(layers, params, x, train, seed, state, count):
@@ -231,9 +232,9 @@ def _backward_layers(layers, all_shapes, caches, d, prefix):
             d = d + dx_f
             continue
         if kind in ("rnn", "lstm"):  # dh0 dropped: h0 = 0 is a constant
-            dx, _dh0, *dparams = (L.rnn_backward if kind == "rnn" else L.lstm_backward)(d, caches[l])
+            dx, _dh0, *dparams = _BACKWARD[kind](d, caches[l])
         elif kind == "attn":  # x is the query, the key and the value: the three gradients add
-            dquery, dkey, dvalue, *dparams = L.multihead_attention_backward(d, caches[l])
+            dquery, dkey, dvalue, *dparams = _BACKWARD[kind](d, caches[l])
             dx = dquery + dkey + dvalue  # (N, T, E)
         elif kind in _registered.LAYERS:
             dx, *dparams = _registered_backward(kind, f"{prefix}{l + 1}", len(all_shapes[l]), d, caches[l])
