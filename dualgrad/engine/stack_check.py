@@ -14,8 +14,9 @@ batch size N (1 .. max_batch), parameters and a batch, calls
     loss, grads = fn(params, X, y)
 
 and compares the loss and every parameter gradient with jax.grad of the same network (the bucketed
-reference, `reference.bucketed_stack`), naming the first that differs by its position and kind:
-"layer 3 (batchnorm), dgamma". A failure is shrunk (smaller batch, smaller values) and returned.
+reference, `reference.bucketed_stack`), naming the first that differs in the layer nearest the loss
+by its position and kind: "layer 3 (batchnorm), dgamma" (a wrong backward corrupts the gradients of
+every layer below it, so that layer is the wrong one or the first with parameters below it). A failure is shrunk (smaller batch, smaller values) and returned.
 
 `params` is a list with one tuple per layer, in the description's order:
   dense      (W (D, M), b (M,))           layout="out_in": W (M, D) (the other layers keep their layout)
@@ -175,7 +176,10 @@ def _compare(spec, params, X, y, user, loss_rtol, layout):
     failing = [e for e in errors if not e.passed]
     if not failing:
         return ""
-    err = failing[0]
+    # the first leaf that differs in the layer nearest the loss: a wrong backward corrupts the gradients of
+    # every layer below it, so the top-most layer that differs is the wrong one or just below it
+    high = max(_top(e.name) for e in failing)
+    err = next(e for e in failing if _top(e.name) == high)
     return (f"{err.name}: max |yours − jax| = {err.max_abs:.3g} at {err.worst_index}: yours {err.manual_value!r}, "
             f"jax {err.ref_value!r}" + _where(spec, errors))
 
@@ -212,7 +216,8 @@ def check_stack_implementation(fn, stack, *, input=None, loss=None, examples: in
     """Check `fn(params, X, y) -> (loss, grads)` of a whole network of layers (see the module docstring).
 
     Returns a `CheckResult`: passed, examples, counterexample (spec, params in your layout, X, y of the
-    shrunk case), message (first line: the first leaf that differs with both values; then the case).
+    shrunk case), message (first line: the first leaf that differs in the layer nearest the loss, with both values;
+    then where the mistake can be, and the case).
     Raises TypeError/ValueError for bad arguments, and for a fn whose return cannot be compared."""
     from hypothesis import HealthCheck, Phase, Verbosity, given, settings
     from hypothesis import seed as hypothesis_seed
