@@ -63,9 +63,15 @@ def state_trees(state):
 
 
 def assert_same(fast_params, fast_state, plain_params, plain_state, dtype, what):
+    """Params and state of both paths agree to rtol of the entry and of its leaf's largest entry, and, for
+    params, to rtol of the network's largest weight: over several steps a small leaf (a (1,) bias that
+    crossed zero) carries the rounding of the larger values it was computed from, which its own
+    magnitude no longer shows (float32: -6.2846e-06 vs -6.2864e-06 after steps from about 1e-2)."""
     rtol = RTOL[np.dtype(dtype)]
     assert fast_state.count == plain_state.count, f"{what}: count {fast_state.count} vs {plain_state.count}"
-    assert_trees_close(fast_params, plain_params, f"{what}: params", rtol, ("fast", "plain"), check_dtype=True)
+    scale = max(float(np.max(np.abs(leaf), initial=0.0)) for pair in plain_params for leaf in pair)
+    assert_trees_close(fast_params, plain_params, f"{what}: params", rtol, ("fast", "plain"), check_dtype=True,
+                       atol=rtol * scale)
     for f, p in zip(state_trees(fast_state), state_trees(plain_state)):
         assert_trees_close(f, p, f"{what}: optimizer state", rtol, ("fast", "plain"), check_dtype=True)
 

@@ -76,19 +76,30 @@ def strongly_connected(graph: dict[str, set[str]]) -> list[list[str]]:
     return components
 
 
-def main(argv=None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    root = Path(argv[0] if argv else "dualgrad").resolve()
+def module_graph(root) -> dict[str, set[str]]:
+    """{module: the package's modules it imports}, for the package at `root` (a folder)."""
+    root = Path(root).resolve()
     files = {module_name(p, root): p for p in root.rglob("*.py")}
     known = set(files)
     graph = {n: imports_of(p, n, p.name == "__init__.py", known) for n, p in files.items()}
     # a package's __init__ importing its own submodules is how re-exports work: not a circle
     for n in graph:
         graph[n] = {t for t in graph[n] if not (files[n].name == "__init__.py" and t.startswith(n + "."))}
-    circles = [c for c in strongly_connected(graph) if len(c) > 1]
+    return graph
+
+
+def circles_of(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The import circles (strongly connected components of more than one module)."""
+    return [c for c in strongly_connected(graph) if len(c) > 1]
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    graph = module_graph(argv[0] if argv else "dualgrad")
+    circles = circles_of(graph)
     for c in circles:
         print(f"circle of {len(c)}: {' '.join(c)}")
-    print(f"{len(circles)} circles, {sum(map(len, circles))} modules in them, {len(files)} modules")
+    print(f"{len(circles)} circles, {sum(map(len, circles))} modules in them, {len(graph)} modules")
     return 0
 
 

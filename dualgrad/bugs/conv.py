@@ -14,11 +14,10 @@ one change, marked `# BUG`.
 
 from __future__ import annotations
 
+import time
 from typing import NamedTuple, Tuple
 
 import numpy as np
-from hypothesis import HealthCheck, Phase, find, settings
-from hypothesis.errors import NoSuchExample
 
 from manual.layers import conv as CV
 from manual.layers import flatten as FL
@@ -26,7 +25,8 @@ from manual.layers import pool as PL
 from manual.layers import windows as WN
 
 from ..engine import conv_properties as P
-from .patching import Patch, Result, injected
+from . import patching
+from .patching import Patch, Result, failure_of, family_main, hunt_with, injected, summary
 
 LAYERS = {
     "conv2d": (P.conv_cases, P.conv_matches),
@@ -217,35 +217,12 @@ CATALOG: Tuple[Mutation, ...] = (
 )
 
 
-def _failure(prop, case):
-    try:
-        prop(case)
-    except Exception as err:  # AssertionError, or a shape/broadcast error of the wrong code: the suite fails
-        kind = "" if isinstance(err, AssertionError) else f"{type(err).__name__}: "
-        return kind + (str(err).splitlines() or [""])[0]
-    return None
-
-
 def hunt(mutation: Mutation, max_examples: int = 300) -> Result:
     """Search the mutation's layer for a case on which the code as installed fails, and shrink it.
     Installs nothing itself: wrap it in `injected(mutation)` (or monkeypatch in a test)."""
     strategy, prop = LAYERS[mutation.layer]
-    calls, first = [0], [None]
-
-    def fails(case) -> bool:
-        calls[0] += 1
-        failed = _failure(prop, case) is not None
-        if failed and first[0] is None:
-            first[0] = calls[0]
-        return failed
-
-    options = settings(max_examples=max_examples, derandomize=True, database=None, deadline=None,
-                       phases=[Phase.generate, Phase.shrink], suppress_health_check=list(HealthCheck))
-    try:
-        case = find(strategy(), fails, settings=options)
-    except NoSuchExample:
-        return Result(mutation.name, mutation.layer, False, None, calls[0], "", "")
-    return Result(mutation.name, mutation.layer, True, first[0], calls[0], P.describe(case), _failure(prop, case) or "")
+    return hunt_with(mutation.name, mutation.layer, strategy(), lambda case: failure_of(prop, case), P.describe,
+                     max_examples)
 
 
 def run(mutation: Mutation, max_examples: int = 300) -> Result:
@@ -254,49 +231,18 @@ def run(mutation: Mutation, max_examples: int = 300) -> Result:
 
 
 def table(results) -> str:
-    lines = ["| mutation | mistake | caught | examples until caught | shrunk counterexample |", "|---|---|---|---|---|"]
     mistakes = {m.name: m.mistake for m in CATALOG}
-    for r in results:
-        examples = r.examples if r.caught else f"not in {r.calls}"
-        lines.append(f"| {r.name} | {mistakes.get(r.name, '')} | {'yes' if r.caught else 'NO'} | {examples} | "
-                     f"{r.counterexample} |")
-    return "\n".join(lines)
+    return patching.table(results, "mistake", lambda r: mistakes.get(r.name, ""))
 
 
 def run_all(max_examples: int = 300, messages: bool = False) -> tuple:
     """(the table and its summary line as text, every mutation caught?): for `python -m dualgrad.bugs`."""
-    import time
-
     start = time.perf_counter()
     results = [run(m, max_examples) for m in CATALOG]
-    lines = [table(results)]
-    if messages:
-        lines += [""] + [f"- {r.name}: {r.message}" for r in results]
-    caught = sum(r.caught for r in results)
-    lines.append(f"\n{caught} of {len(results)} convolution/pooling mutations caught; "
-                 f"{time.perf_counter() - start:.1f} s in all, shrinking included")
-    return "\n".join(lines), caught == len(results)
+    return summary(table(results), results, "convolution/pooling mutations", messages, time.perf_counter() - start)
 
 
-def main(argv=None) -> int:
-    import argparse
-    import time
-
-    parser = argparse.ArgumentParser(description="Inject each conv/pool mistake and hunt it with the layer properties.")
-    parser.add_argument("--max-examples", type=int, default=300, help="examples per mutation before giving up (300)")
-    parser.add_argument("--messages", action="store_true", help="also print each shrunk failure's message")
-    args = parser.parse_args(argv)
-    start = time.perf_counter()
-    results = [run(m, args.max_examples) for m in CATALOG]
-    print(table(results))
-    if args.messages:
-        print()
-        for r in results:
-            print(f"- {r.name}: {r.message}")
-    caught = [r for r in results if r.caught]
-    print(f"\n{len(caught)} of {len(results)} mutations caught; {time.perf_counter() - start:.1f} s in all, shrinking included")
-    return 0 if len(caught) == len(results) else 1
-
+main = family_main(run_all, "Inject each conv/pool mistake and hunt it with the layer properties.")
 
 if __name__ == "__main__":
     raise SystemExit(main())

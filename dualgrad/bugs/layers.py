@@ -21,6 +21,8 @@ import manual.layers as M
 from manual.layers import checks
 
 from ..engine.layer_cases import LAYERS, check, loss_as_layer
+from . import patching
+from .patching import family_main, summary
 
 
 class LayerMutation(NamedTuple):
@@ -190,6 +192,11 @@ class LayerBugResult(NamedTuple):
     counterexample: str  # the shrunk case: dims and hyperparameters
     message: str  # first line of the shrunk failure
 
+    @property
+    def calls(self) -> int:
+        """The examples run (the table's 'not in N' when not caught)."""
+        return self.examples
+
 
 def hunt(mutation: LayerMutation, max_examples: int = 300, seed: int = 0) -> LayerBugResult:
     result = check(mutation.layer, examples=max_examples, seed=seed, forward=mutation.forward,
@@ -201,35 +208,17 @@ def hunt(mutation: LayerMutation, max_examples: int = 300, seed: int = 0) -> Lay
 
 
 def table(results) -> str:
-    lines = ["| layer mistake | layer | caught | examples until caught | shrunk counterexample |",
-             "|---|---|---|---|---|"]
-    for r in results:
-        examples = r.examples if r.caught else f"not in {r.examples}"
-        lines.append(f"| {r.name} | {r.layer} | {'yes' if r.caught else 'NO'} | {examples} | {r.counterexample} |")
-    return "\n".join(lines)
+    return patching.table(results, "layer", lambda r: r.layer)
 
 
 def run_all(max_examples: int = 300, messages: bool = False) -> tuple:
     """(text, all caught): the table (and each shrunk failure's message)."""
     results = [hunt(m, max_examples) for m in CATALOG]
-    text = table(results)
-    if messages:
-        text += "\n\n" + "\n".join(f"- {r.name}: {r.message}" for r in results if r.caught)
-    caught = sum(r.caught for r in results)
-    text += f"\n\n{caught} of {len(results)} layer mistakes caught (at most {max_examples} examples each, seed 0)"
-    return text, caught == len(results)
+    text, all_caught = summary(table(results), results, "layer mistakes", messages)
+    return f"{text} (at most {max_examples} examples each, seed 0)", all_caught
 
 
-def main(argv=None) -> int:
-    import argparse
-
-    parser = argparse.ArgumentParser(description="Hunt each classic layer mistake with the layer property.")
-    parser.add_argument("--max-examples", type=int, default=300)
-    parser.add_argument("--messages", action="store_true")
-    args = parser.parse_args(argv)
-    text, ok = run_all(args.max_examples, args.messages)
-    print(text)
-    return 0 if ok else 1
+main = family_main(run_all, "Hunt each classic layer mistake with the layer property.")
 
 
 assert all(m.layer in LAYERS for m in CATALOG)

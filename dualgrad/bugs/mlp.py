@@ -25,8 +25,6 @@ import time
 from typing import NamedTuple, Optional, Tuple
 
 import numpy as np
-from hypothesis import HealthCheck, Phase, find, settings
-from hypothesis.errors import NoSuchExample, UnsatisfiedAssumption
 
 from manual import activations as A
 from manual import losses as LS
@@ -34,7 +32,8 @@ from manual import network as NW
 
 from ..engine.properties import network_gradients_match
 from ..engine.strategies import network_cases
-from .patching import Patch, Result, injected
+from . import patching
+from .patching import Patch, Result, failure_of, family_main, hunt_with, injected, summary
 
 
 class Mutation(NamedTuple):
@@ -240,41 +239,15 @@ def describe_case(case) -> str:
     return f"sizes={list(spec.sizes)}{hidden} {spec.loss} l2={spec.l2:g} N={X.shape[0]}"
 
 
-def _failure(case) -> Optional[str]:
-    """The property's failure on `case` (first line), or None if it passes."""
-    try:
-        network_gradients_match(case)
-    except UnsatisfiedAssumption:
-        raise  # a case the property rejects (XLA's subnormal flush at a kink): not a catch
-    except Exception as err:  # AssertionError, or manual's ValueError on overflow: the suite fails either way
-        kind = "" if isinstance(err, AssertionError) else f"{type(err).__name__}: "
-        return kind + (str(err).splitlines() or [""])[0]
-    return None
-
-
 def hunt(mutation: Mutation, max_examples: int = 300) -> Result:
     """Search for a network on which the code as currently installed fails the property.
 
     Does not install anything itself: wrap it in `injected(mutation)` (or monkeypatch in a test).
     """
-    calls, first = [0], [None]
-
-    def fails(case) -> bool:
-        calls[0] += 1
-        failed = _failure(case) is not None
-        if failed and first[0] is None:
-            first[0] = calls[0]
-        return failed
-
     strategy = network_cases(activations=mutation.activations, losses=mutation.losses)
     drawn_from = ", ".join((mutation.activations or ()) + (mutation.losses or ())) or "any network"
-    options = settings(max_examples=max_examples, derandomize=True, database=None, deadline=None,
-                       phases=[Phase.generate, Phase.shrink], suppress_health_check=list(HealthCheck))
-    try:
-        case = find(strategy, fails, settings=options)
-    except NoSuchExample:
-        return Result(mutation.name, drawn_from, False, None, calls[0], "", "")
-    return Result(mutation.name, drawn_from, True, first[0], calls[0], describe_case(case), _failure(case) or "")
+    return hunt_with(mutation.name, drawn_from, strategy, lambda case: failure_of(network_gradients_match, case),
+                     describe_case, max_examples)
 
 
 def run(mutation: Mutation, max_examples: int = 300) -> Result:
@@ -284,26 +257,14 @@ def run(mutation: Mutation, max_examples: int = 300) -> Result:
 
 def table(results) -> str:
     """A markdown table of the results."""
-    lines = ["| mutation | drawn from | caught | examples until caught | shrunk counterexample |",
-             "|---|---|---|---|---|"]
-    for r in results:
-        examples = r.examples if r.caught else f"not in {r.calls}"
-        lines.append(f"| {r.name} | {r.drawn_from} | {'yes' if r.caught else 'NO'} | {examples} | {r.counterexample} |")
-    return "\n".join(lines)
+    return patching.table(results, "drawn from", lambda r: r.drawn_from)
 
 
 def run_all(max_examples: int = 300, messages: bool = False) -> tuple:
     """(text, all caught): the table of the network mistakes (and each shrunk failure's message)."""
     start = time.perf_counter()
     results = [run(m, max_examples) for m in CATALOG]
-    text = table(results)
-    caught = [r for r in results if r.caught]
-    if messages:
-        text += "\n\n" + "\n".join(f"- {r.name}: {r.message}" for r in caught)
-    if caught:
-        examples = sorted(r.examples for r in caught)
-        text += (f"\n\n{len(caught)} of {len(results)} mutations caught; examples until caught: median "
-                 f"{examples[len(examples) // 2]}, max {examples[-1]} (of at most {max_examples}); "
-                 f"{time.perf_counter() - start:.1f} s in all, shrinking included")
-    return text, len(caught) == len(results)
+    return summary(table(results), results, "mutations", messages, time.perf_counter() - start, max_examples)
 
+
+main = family_main(run_all, "Inject each network mistake and hunt it with the network property.")

@@ -15,11 +15,10 @@ gelu.py, attention.py) with one change, marked `# BUG`.
 
 from __future__ import annotations
 
+import time
 from typing import NamedTuple, Tuple
 
 import numpy as np
-from hypothesis import HealthCheck, Phase, find, settings
-from hypothesis.errors import NoSuchExample
 
 from manual import activations as _acts
 from manual.layers import attention as AT
@@ -29,7 +28,8 @@ from manual.layers import rnn as RN
 from manual.layers import temporal as TM
 
 from ..engine import sequence_properties as P
-from .patching import Patch, Result, injected
+from . import patching
+from .patching import Patch, Result, failure_of, family_main, hunt_with, injected, summary
 
 
 class Mutation(NamedTuple):
@@ -274,34 +274,11 @@ CATALOG: Tuple[Mutation, ...] = (
 )
 
 
-def _failure(case):
-    try:
-        P.matches(case)
-    except Exception as err:  # AssertionError, or a shape error of the wrong code: the suite fails
-        kind = "" if isinstance(err, AssertionError) else f"{type(err).__name__}: "
-        return kind + (str(err).splitlines() or [""])[0]
-    return None
-
-
 def hunt(mutation: Mutation, max_examples: int = 300) -> Result:
     """Search the mutation's layer for a case on which the code as installed fails, and shrink it.
     Installs nothing itself: wrap it in `injected(mutation)` (or monkeypatch in a test)."""
-    calls, first = [0], [None]
-
-    def fails(case) -> bool:
-        calls[0] += 1
-        failed = _failure(case) is not None
-        if failed and first[0] is None:
-            first[0] = calls[0]
-        return failed
-
-    options = settings(max_examples=max_examples, derandomize=True, database=None, deadline=None,
-                       phases=[Phase.generate, Phase.shrink], suppress_health_check=list(HealthCheck))
-    try:
-        case = find(P.cases(mutation.layer), fails, settings=options)
-    except NoSuchExample:
-        return Result(mutation.name, mutation.layer, False, None, calls[0], "", "")
-    return Result(mutation.name, mutation.layer, True, first[0], calls[0], P.describe(case), _failure(case) or "")
+    return hunt_with(mutation.name, mutation.layer, P.cases(mutation.layer), lambda case: failure_of(P.matches, case),
+                     P.describe, max_examples)
 
 
 def run(mutation: Mutation, max_examples: int = 300) -> Result:
@@ -310,41 +287,18 @@ def run(mutation: Mutation, max_examples: int = 300) -> Result:
 
 
 def table(results) -> str:
-    lines = ["| mutation | mistake | caught | examples until caught | shrunk counterexample |", "|---|---|---|---|---|"]
     mistakes = {m.name: m.mistake for m in CATALOG}
-    for r in results:
-        examples = r.examples if r.caught else f"not in {r.calls}"
-        lines.append(f"| {r.name} | {mistakes.get(r.name, '')} | {'yes' if r.caught else 'NO'} | {examples} | "
-                     f"{r.counterexample} |")
-    return "\n".join(lines)
+    return patching.table(results, "mistake", lambda r: mistakes.get(r.name, ""))
 
 
 def run_all(max_examples: int = 300, messages: bool = False) -> tuple:
     """(the table and its summary line as text, every mutation caught?): for `python -m dualgrad.bugs`."""
-    import time
-
     start = time.perf_counter()
     results = [run(m, max_examples) for m in CATALOG]
-    lines = [table(results)]
-    if messages:
-        lines += [""] + [f"- {r.name}: {r.message}" for r in results]
-    caught = sum(r.caught for r in results)
-    lines.append(f"\n{caught} of {len(results)} sequence/attention mutations caught; "
-                 f"{time.perf_counter() - start:.1f} s in all, shrinking included")
-    return "\n".join(lines), caught == len(results)
+    return summary(table(results), results, "sequence/attention mutations", messages, time.perf_counter() - start)
 
 
-def main(argv=None) -> int:
-    import argparse
-
-    parser = argparse.ArgumentParser(description="Inject each sequence/attention mistake and hunt it with the property.")
-    parser.add_argument("--max-examples", type=int, default=300, help="examples per mutation before giving up (300)")
-    parser.add_argument("--messages", action="store_true", help="also print each shrunk failure's message")
-    args = parser.parse_args(argv)
-    text, all_caught = run_all(args.max_examples, args.messages)
-    print(text)
-    return 0 if all_caught else 1
-
+main = family_main(run_all, "Inject each sequence/attention mistake and hunt it with the property.")
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -23,12 +23,10 @@ derandomized hypothesis search, and shrunk.
 from __future__ import annotations
 
 import copy
-from typing import Callable, NamedTuple, Optional, Tuple
+from typing import Callable, NamedTuple, Tuple
 
 import numpy as np
-from hypothesis import HealthCheck, Phase, find, settings
 from hypothesis import strategies as st
-from hypothesis.errors import NoSuchExample
 
 import manual
 from manual import inplace_activations as IA
@@ -39,7 +37,8 @@ from manual.mlp import MLP
 from manual.train_step import TrainStep
 from manual.validation import encode_targets
 
-from .patching import Patch, injected
+from . import patching
+from .patching import Patch, Result, failure_of, family_main, hunt_with, injected, summary
 from ..engine.check import random_labels
 from ..engine.compare import assert_trees_close
 from ..engine.strategies import specs
@@ -443,25 +442,6 @@ CATALOG: Tuple[StateMutation, ...] = (
 )
 
 
-class Result(NamedTuple):
-    name: str
-    drawn_from: str
-    caught: bool
-    examples: Optional[int]
-    calls: int
-    counterexample: str
-    message: str
-
-
-def _failure(check, case) -> Optional[str]:
-    try:
-        check(case)
-    except Exception as err:  # AssertionError, or a TypeError/ValueError the mistake provokes: the suite fails
-        kind = "" if isinstance(err, AssertionError) else f"{type(err).__name__}: "
-        return kind + (str(err).splitlines() or [""])[0]
-    return None
-
-
 def describe(case) -> str:
     if isinstance(case[0], manual.NetworkSpec):
         spec, kind, _, program = case
@@ -474,23 +454,8 @@ def describe(case) -> str:
 
 def hunt(mutation: StateMutation, max_examples: int = 100) -> Result:
     """Search for a case on which the code as currently installed fails the mutation's property."""
-    calls, first = [0], [None]
-
-    def fails(case):
-        calls[0] += 1
-        failed = _failure(mutation.check, case) is not None
-        if failed and first[0] is None:
-            first[0] = calls[0]
-        return failed
-
-    options = settings(max_examples=max_examples, derandomize=True, database=None, deadline=None,
-                       phases=[Phase.generate, Phase.shrink], suppress_health_check=list(HealthCheck))
-    try:
-        case = find(mutation.cases(), fails, settings=options)
-    except NoSuchExample:
-        return Result(mutation.name, mutation.drawn_from, False, None, calls[0], "", "")
-    return Result(mutation.name, mutation.drawn_from, True, first[0], calls[0], describe(case),
-                  _failure(mutation.check, case) or "")
+    return hunt_with(mutation.name, mutation.drawn_from, mutation.cases(),
+                     lambda case: failure_of(mutation.check, case), describe, max_examples)
 
 
 def run(mutation: StateMutation, max_examples: int = 100) -> Result:
@@ -499,35 +464,16 @@ def run(mutation: StateMutation, max_examples: int = 100) -> Result:
 
 
 def table(results) -> str:
-    lines = ["| mutation | property | caught | examples until caught | shrunk counterexample |", "|---|---|---|---|---|"]
-    for r in results:
-        examples = r.examples if r.caught else f"not in {r.calls}"
-        lines.append(f"| {r.name} | {r.drawn_from} | {'yes' if r.caught else 'NO'} | {examples} | {r.counterexample} |")
-    return "\n".join(lines)
+    return patching.table(results, "property", lambda r: r.drawn_from)
 
 
 def run_all(max_examples: int = 100, messages: bool = False):
     """(the table as text, whether every mutation was caught)."""
     results = [run(m, max_examples) for m in CATALOG]
-    text = table(results)
-    caught = sum(r.caught for r in results)
-    if messages:
-        text += "\n\n" + "\n".join(f"- {r.name}: {r.message}" for r in results if r.caught)
-    text += f"\n\n{caught} of {len(results)} mistakes of the fast path, optimizers and estimator caught"
-    return text, caught == len(results)
+    return summary(table(results), results, "mistakes of the fast path, optimizers and estimator", messages)
 
 
-def main(argv=None) -> int:
-    import argparse
-
-    parser = argparse.ArgumentParser(description="Inject each fast-path, optimizer and estimator mistake and hunt it.")
-    parser.add_argument("--max-examples", type=int, default=100, help="examples per mutation before giving up (100)")
-    parser.add_argument("--messages", action="store_true", help="also print each shrunk failure's message")
-    args = parser.parse_args(argv)
-    text, all_caught = run_all(args.max_examples, args.messages)
-    print(text)
-    return 0 if all_caught else 1
-
+main = family_main(run_all, "Inject each fast-path, optimizer and estimator mistake and hunt it.", max_examples=100)
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -147,12 +147,12 @@ def _leaves(manual_grads, ref_grads):
 
 
 def assert_trees_close(actual, expected, what: str, rtol: float, labels=("manual", "expected"),
-                       check_dtype: bool = False) -> None:
+                       check_dtype: bool = False, atol: float = 0.0) -> None:
     """Two params-layout trees [(W, b), ...] agree leaf by leaf (optimizer and training trajectories).
 
     Layer count, shapes (and dtypes, with check_dtype) first; then, elementwise,
     |a − e| ≤ rtol·|e| + rtol·max|e over the leaf| (the leaf-max term: entries where w and a
-    step nearly cancel carry the rounding of w), and NaN in `actual` exactly where `expected`
+    step nearly cancel carry the rounding of w) + atol, and NaN in `actual` exactly where `expected`
     has it. A failure names the leaf ('after 3 steps, layer 2, W') and both values at the worst entry.
     """
     assert len(actual) == len(expected), f"{what}: {len(actual)} layers, expected {len(expected)}"
@@ -162,7 +162,7 @@ def assert_trees_close(actual, expected, what: str, rtol: float, labels=("manual
             a, e = np.asarray(a), np.asarray(e)
             assert a.shape == e.shape, f"{leaf}: shape {a.shape}, expected {e.shape}"
             assert not check_dtype or a.dtype == e.dtype, f"{leaf}: dtype {a.dtype}, expected {e.dtype}"
-            allowed = rtol * np.abs(e) + rtol * np.max(np.abs(e), initial=0.0)
+            allowed = rtol * np.abs(e) + rtol * np.max(np.abs(e), initial=0.0) + atol
             excess = np.abs(a - e) - allowed
             if np.any(excess > 0) or not np.array_equal(np.isnan(a), np.isnan(e)):
                 i = np.unravel_index(np.argmax(np.where(np.isnan(excess), np.inf, excess)), a.shape)

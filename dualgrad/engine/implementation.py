@@ -26,6 +26,7 @@ original). Each error names what was expected, and all of them are
 from __future__ import annotations
 
 import inspect
+import re
 import numbers
 from typing import NamedTuple, Optional
 
@@ -167,10 +168,8 @@ def read_result(returned, spec, conv: Conventions, n: int) -> UserResult:
     output = _output(returned[2], spec, n) if len(returned) == 3 and returned[2] is not None else None
     if inter is None:
         return UserResult(loss, grads, output)
-    from . import intermediates
-
-    arrays = intermediates.check_keys(inter, spec, n)
-    names = {key: intermediates.name_of(key, spec.n_layers, inter.keys()) for key in arrays}
+    arrays = check_keys(inter, spec, n)
+    names = {key: name_of(key, spec.n_layers, inter.keys()) for key in arrays}
     return UserResult(loss, grads, output, arrays, names)
 
 
@@ -293,3 +292,48 @@ def _output(value, spec, n: int) -> np.ndarray:
         raise ImplementationValueError(f"the returned output has shape {arr.shape}, expected ({n}, {k})"
                                        + (f" or ({n},)" if k == 1 else ""))
     return arr
+
+
+_KEY = re.compile(r"^d([az])(\d+)$")
+
+
+def check_keys(returned: dict, spec, n: int) -> dict:
+    """{(kind, layer): array} from the user's dict ('dlogits' as ('z', L)); a ValueError/TypeError
+    (an ImplementationError) naming the valid keys otherwise."""
+    L = spec.n_layers
+    valid = ["dlogits"] + [f"dz{l}" for l in range(1, L + 1)] + [f"da{l}" for l in range(1, L)]
+    out = {}
+    for key, value in returned.items():
+        if not isinstance(key, str):
+            raise ImplementationTypeError(f"the intermediates dict's keys must be strings such as 'dz1', got {key!r}")
+        if key == "dlogits":
+            where = ("z", L)
+        else:
+            m = _KEY.match(key)
+            where = (m.group(1), int(m.group(2))) if m else None
+            if where is None or not (1 <= where[1] <= L) or (where[0] == "a" and where[1] == L):
+                raise ImplementationValueError(
+                    f"the intermediates dict has key {key!r}; valid keys for this {L}-layer network: "
+                    f"{', '.join(valid)} (dL/dz_l and dL/da_l, layers 1-based; da{L} is ŷ's, not compared: "
+                    "return dlogits)")
+        if where in out:
+            raise ImplementationValueError(f"the intermediates dict has both 'dlogits' and 'dz{L}': they are the "
+                                           "same gradient; return one")
+        arr = _array(value, f"the intermediate {key}")
+        want = (n, spec.sizes[where[1]])
+        if arr.shape != want:
+            hint = ("; it looks transposed: return it as (N, width), one row per example"
+                    if arr.shape == want[::-1] else "")
+            raise ImplementationValueError(f"the intermediate {key} has shape {arr.shape}, expected {want} "
+                                           f"(N, the width of layer {where[1]}){hint}")
+        if not np.isfinite(arr).all():
+            raise ImplementationValueError(f"the intermediate {key} is not finite: expected finite gradients")
+        out[where] = arr
+    return out
+
+
+def name_of(key, L: int, user_keys=()) -> str:
+    kind, l = key
+    if kind == "z" and l == L and "dlogits" in user_keys:
+        return "dlogits"
+    return f"d{kind}{l}"

@@ -28,51 +28,13 @@ so the first one that differs, after one that agrees, names the step that is wro
 
 from __future__ import annotations
 
-import re
 from functools import lru_cache
 from typing import List, Optional, Tuple
 
 import numpy as np
 
-_KEY = re.compile(r"^d([az])(\d+)$")
-
-
-def check_keys(returned: dict, spec, n: int) -> dict:
-    """{(kind, layer): array} from the user's dict ('dlogits' as ('z', L)); a ValueError/TypeError
-    (an ImplementationError) naming the valid keys otherwise."""
-    from .implementation import ImplementationTypeError, ImplementationValueError, _array
-
-    L = spec.n_layers
-    valid = ["dlogits"] + [f"dz{l}" for l in range(1, L + 1)] + [f"da{l}" for l in range(1, L)]
-    out = {}
-    for key, value in returned.items():
-        if not isinstance(key, str):
-            raise ImplementationTypeError(f"the intermediates dict's keys must be strings such as 'dz1', got {key!r}")
-        if key == "dlogits":
-            where = ("z", L)
-        else:
-            m = _KEY.match(key)
-            where = (m.group(1), int(m.group(2))) if m else None
-            if where is None or not (1 <= where[1] <= L) or (where[0] == "a" and where[1] == L):
-                raise ImplementationValueError(
-                    f"the intermediates dict has key {key!r}; valid keys for this {L}-layer network: "
-                    f"{', '.join(valid)} (dL/dz_l and dL/da_l, layers 1-based; da{L} is ŷ's, not compared: "
-                    "return dlogits)")
-        if where in out:
-            raise ImplementationValueError(f"the intermediates dict has both 'dlogits' and 'dz{L}': they are the "
-                                           "same gradient; return one")
-        arr = _array(value, f"the intermediate {key}")
-        want = (n, spec.sizes[where[1]])
-        if arr.shape != want:
-            hint = ("; it looks transposed: return it as (N, width), one row per example"
-                    if arr.shape == want[::-1] else "")
-            raise ImplementationValueError(f"the intermediate {key} has shape {arr.shape}, expected {want} "
-                                           f"(N, the width of layer {where[1]}){hint}")
-        if not np.isfinite(arr).all():
-            raise ImplementationValueError(f"the intermediate {key} is not finite: expected finite gradients")
-        out[where] = arr
-    return out
-
+from .implementation import check_keys as check_keys  # reading the user's dict: where the other readers are
+from .implementation import name_of as name_of
 
 def expected(spec, conv, params, X, y, other_side: bool = False):
     """{(kind, layer): dL/d(kind)_layer (N, n_layer)} in the user's units (times the conventions' factor c)."""
@@ -175,13 +137,6 @@ def backward_order(L: int) -> List[Tuple[str, int]]:
     for l in range(L - 1, 0, -1):
         order += [("a", l), ("z", l)]
     return order
-
-
-def name_of(key, L: int, user_keys=()) -> str:
-    kind, l = key
-    if kind == "z" and l == L and "dlogits" in user_keys:
-        return "dlogits"
-    return f"d{kind}{l}"
 
 
 def rows(user: dict, ref: dict, spec, conv, names) -> tuple:

@@ -52,7 +52,7 @@ def name_the_mistake(spec, conv, params, X, y, user_grads, matches) -> str:
     """A sentence naming the activation-derivative mistake the user's gradients match, or ''.
 
     matches(grads_ref) -> bool: whether the user's gradients agree with these expected ones."""
-    from .user_check import expected
+    from .expected import expected
 
     for name in sorted(set(spec.hidden)):
         candidates = list(_mistakes().get(name, [])) + list(_mistakes()["_any"])

@@ -41,6 +41,7 @@ from . import implementation
 from .report import LOSS_RTOL, GradientReport, GradientRow, _fd_errors, _finite_differences, _num
 from .compare import leaf_error, network_scale
 from .conventions import Conventions
+from .expected import expected as expected
 from .result import CheckResult
 
 NON_SMOOTH_BUILT_IN = ("relu", "leaky_relu")  # kinks at 0 with two one-sided derivatives
@@ -53,26 +54,6 @@ def internal_spec(spec: NetworkSpec, conv: Conventions) -> NetworkSpec:
     """The spec our side computes: the loss replaced by the one the head convention names."""
     loss = conv.loss_name(spec.loss)
     return spec if loss == spec.loss else NetworkSpec(spec.sizes, spec.hidden, loss, spec.l2)
-
-
-def expected(spec: NetworkSpec, conv: Conventions, params, X, y, other_side: bool = False, overrides=None):
-    """(output (N, K), loss, [(dW, db), ...]) that a correct implementation returns under `conv`.
-
-    spec is the internal spec; params in our layout, float64. other_side: relu and
-    leaky_relu take the other one-sided derivative at z = 0.
-    """
-    from reference import bucketed
-    from reference.activations import OTHER_SIDE
-
-    data_spec = NetworkSpec(spec.sizes, spec.hidden, spec.loss, 0.0)
-    if other_side:
-        overrides = {**OTHER_SIDE, **(overrides or {})}
-    out, data, grads = bucketed.forward_loss_and_grads(data_spec, params, X, y, overrides=overrides)
-    c = conv.loss_factor(spec.loss, X.shape[0], spec.sizes[-1])
-    lam, p = spec.l2, conv.l2_factor()
-    loss = c * data + p * lam * sum(float(np.sum(W * W)) for W, _ in params)
-    grads = [(c * dW + 2 * p * lam * W, c * db) for (dW, db), (W, _) in zip(grads, params)]
-    return out, loss, grads
 
 
 def on_a_kink(spec: NetworkSpec, params, X) -> int:
