@@ -24,7 +24,7 @@ from reference import stack as RS
 
 PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "dev")
 SEQUENCE_EXAMPLES = {"ci": 300, "thorough": 5000}.get(PROFILE, 50)  # bucketed: a few seconds for 300
-EAGER_EXAMPLES = {"ci": 10, "thorough": 300}.get(PROFILE, 4)  # eager jax.grad of the whole stack: 1-3 s each
+EAGER_EXAMPLES = {"ci": 6, "thorough": 300}.get(PROFILE, 3)  # eager jax.grad of the whole stack: 1-7 s each
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LSTM_FILE = os.path.join(ROOT, "docs", "examples", "student_lstm.py")
 LM = "embed:4 lstm:3 dense:5"
@@ -126,12 +126,9 @@ def test_random_sequence_networks_match_the_bucketed_reference(case):
     P.stack_gradients_match(case)
 
 
-@pytest.mark.parametrize("text, n_in", [
-    ("attn:4:causal lstm:9 dense:3", (5, 12)),  # 4 heads of 3 columns, each padded to 8; T 5 -> 8; 4H = 36
-    ("embed:3 rnn:10 res( attn:2 ) dense:2", (9, 4)),  # T 9 -> 64, H 10 -> 64
-])
-def test_sequences_beyond_the_first_bucket(text, n_in):
-    spec = StackSpec.parse(text, n_in)
+def test_sequences_beyond_the_first_bucket():
+    """4 heads of 3 columns, each padded to 8; T 9 -> 64; H 9 -> 64 (the LSTM's 4H = 36 per gate)."""
+    spec = StackSpec.parse("attn:4:causal lstm:9 res( rnn:9 ) dense:3", (9, 12))
     rng = np.random.default_rng(1)
     params = P.random_params(spec.layers, spec.param_shapes(), rng)
     x = rng.integers(0, spec.vocabulary, (3,) + spec.input_shape) if spec.ids else \
