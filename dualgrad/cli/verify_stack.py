@@ -115,7 +115,7 @@ def _run_impl(args, spec, examples) -> int:
         return 0
     print(f"FAIL after {result.examples} examples (seed {args.seed}): {result.message}")
     _, params, X, y = result.counterexample
-    np.set_printoptions(precision=4, suppress=True)
-    print(f"X = {np.array2string(np.asarray(X), separator=', ')}")
-    print(f"y = {np.array2string(np.asarray(y), separator=', ')}")
+    with np.printoptions(precision=4, suppress=True):  # not set globally: it would leak into the caller
+        print(f"X = {np.array2string(np.asarray(X), separator=', ')}")
+        print(f"y = {np.array2string(np.asarray(y), separator=', ')}")
     return 1
