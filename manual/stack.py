@@ -14,6 +14,13 @@ entries, so its backward is the inverse reshape of dout):
   (x.transpose(0, 2, 3, 1)), so γ, β are per channel (C,): batchnorm's statistics over N, H, W,
   layernorm's over the C channels of one pixel; on sequences (N, T, D) batchnorm runs on (N·T, D).
 
+The sequence layers run their whole-sequence pairs on x (N, T, D): `rnn_forward`/`lstm_forward` from
+h0 = 0 (the output is every hidden state h (N, T, H); the backward's dh0 is dropped, h0 being a
+constant), and `multihead_attention_forward(x, x, x, ...)` as self-attention (with `causal_mask(T)`
+for ("attn", heads, "causal")), whose backward gives dquery, dkey, dvalue: x feeds the three
+projections, so dx = dquery + dkey + dvalue. The "temporal_softmax" loss is
+`temporal_softmax_loss(scores, y, mask)` with every step counted (mask all True).
+
 A residual block out = x + f(x), f its sub-stack: by the chain rule along both paths from x to out,
 
     dx = ∂L/∂out · ∂out/∂x = dout · (I + ∂f/∂x) = dout + dx_f,
@@ -60,6 +67,9 @@ def _init_layers(layers, all_shapes, rng):
             params.append((np.ones(shapes[0]), np.zeros(shapes[1])))
         elif kind == "embedding":
             params.append((rng.standard_normal(shapes[0]),))
+        elif kind in ("rnn", "lstm", "attn"):  # weights N(0, 1/fan_in), biases 0
+            params.append(tuple(rng.standard_normal(s) / np.sqrt(s[0]) if len(s) == 2 else np.zeros(s)
+                                for s in shapes))
         elif kind == "res":
             params.append(tuple(_init_layers(layer[1], shapes, rng)))
         elif kind in _registered.LAYERS:
@@ -168,6 +178,12 @@ def _forward_layer(layer, n, x, p, train, seed, state, count):
         return L.avgpool2d_forward(x, layer[1], layer[2])
     if kind == "flatten":
         return L.flatten_forward(x)
+    if kind in ("rnn", "lstm"):
+        h0 = np.zeros((x.shape[0], layer[1]), dtype=x.dtype)  # (N, H) the first hidden state, a constant
+        return (L.rnn_forward if kind == "rnn" else L.lstm_forward)(x, h0, *p)  # h (N, T, H)
+    if kind == "attn":  # self-attention: query = key = value = x (N, T, E)
+        mask = L.causal_mask(x.shape[1]) if layer[2:] else None  # (T, T) or every key
+        return L.multihead_attention_forward(x, x, x, *p, layer[1], mask)
     if kind == "res":  # out = x + f(x)
         fx, caches = _forward_layers(layer[1], p, x, train, seed, state, count)
         return x + fx, caches
@@ -178,7 +194,8 @@ def _forward_layer(layer, n, x, p, train, seed, state, count):
 
 _BACKWARD = {"dense": L.dense_backward, "batchnorm": L.batchnorm_backward, "layernorm": L.layernorm_backward,
              "dropout": L.dropout_backward, "embedding": L.embedding_backward, "conv": L.conv2d_backward,
-             "maxpool": L.maxpool2d_backward, "avgpool": L.avgpool2d_backward, "flatten": L.flatten_backward}
+             "maxpool": L.maxpool2d_backward, "avgpool": L.avgpool2d_backward, "flatten": L.flatten_backward,
+             "rnn": L.rnn_backward, "lstm": L.lstm_backward, "attn": L.multihead_attention_backward}
 
 
 def _forward_layers(layers, params, x, train, seed, state, count):
@@ -214,7 +231,12 @@ def _backward_layers(layers, all_shapes, caches, d, prefix):
             grads[l] = tuple(grads[l])
             d = d + dx_f
             continue
-        if kind in _registered.LAYERS:
+        if kind in ("rnn", "lstm"):  # dh0 dropped: h0 = 0 is a constant
+            dx, _dh0, *dparams = _BACKWARD[kind](d, caches[l])
+        elif kind == "attn":  # x is the query, the key and the value: the three gradients add
+            dquery, dkey, dvalue, *dparams = _BACKWARD[kind](d, caches[l])
+            dx = dquery + dkey + dvalue  # (N, T, E)
+        elif kind in _registered.LAYERS:
             dx, *dparams = _registered_backward(kind, f"{prefix}{l + 1}", len(all_shapes[l]), d, caches[l])
         elif kind in ("dense", "batchnorm", "layernorm"):
             dx, *dparams = rows_backward(_BACKWARD[kind], d, caches[l])
@@ -239,8 +261,16 @@ def _registered_backward(kind, where, n_params, dout, cache):
 def loss_and_grads(spec: StackSpec, params, x, y, seed: int = 0):
     """(loss, grads, caches) in training mode."""
     logits, caches = forward(spec, params, x, True, seed)
-    loss, dlogits = L.LOSS_LAYERS[spec.loss](logits, y)
+    loss, dlogits = loss_layer(spec.loss, logits, y)
     return loss, backward(spec, caches, dlogits), caches
+
+
+def loss_layer(name, logits, y):
+    """(loss, dlogits) of the stack's loss: a `manual.layers.LOSS_LAYERS` one on logits (N, K), or
+    temporal_softmax on scores (N, T, V) with y (N, T), every step counted."""
+    if name == "temporal_softmax":
+        return L.temporal_softmax_loss(logits, y, np.ones(np.shape(y), dtype=bool))
+    return L.LOSS_LAYERS[name](logits, y)
 
 
 def update_state(spec: StackSpec, state, caches) -> list:
@@ -284,6 +314,9 @@ def _pairs_of(layers, tree):
             pairs.append((p[0][None, :], p[1]))  # γ as a (1, D) row, β (D,)
         elif kind == "embedding":
             pairs.append((p[0], np.zeros(p[0].shape[1], p[0].dtype)))  # E, and a zero stand-in b
+        elif kind in ("rnn", "lstm", "attn"):  # (Wx, b), (Wh, zero stand-in); attention's (W, b) pairs
+            pairs += [(p[0], p[2]), (p[1], np.zeros(p[1].shape[1], p[1].dtype))] if kind != "attn" else \
+                [(p[i], p[i + 1]) for i in range(0, 8, 2)]
         elif kind == "res":
             pairs += _pairs_of(layer[1], p)
         elif kind in _registered.LAYERS:  # each parameter as a (1, size) row, and a zero stand-in b
@@ -309,6 +342,11 @@ def _tree_of(layers, all_shapes, it):
             out.append((W[0], b))
         elif kind == "embedding":
             out.append((next(it)[0],))
+        elif kind in ("rnn", "lstm"):
+            (Wx, b), (Wh, _) = next(it), next(it)
+            out.append((Wx, Wh, b))
+        elif kind == "attn":
+            out.append(tuple(a for _ in range(4) for a in next(it)))
         elif kind == "res":
             out.append(tuple(_tree_of(layer[1], shapes, it)))
         elif kind in _registered.LAYERS:

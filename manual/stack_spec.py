@@ -12,6 +12,7 @@ The input, `n_in` (the shape of one example, without N):
 
 A layer is a tuple:
   ("dense", M)                       on the last axis: (..., D) -> (..., M); W (D, M), b (M,)
+                                     (on sequences (N, T, D) it is the temporal affine layer)
   ("batchnorm",)                     γ, β (D,) per feature; on images per CHANNEL (γ, β (C,), statistics
                                      over N, H, W: spatial batchnorm); on sequences statistics over N, T
   ("layernorm",)                     γ, β (D,) over the last axis; on images over the CHANNELS of each
@@ -21,21 +22,33 @@ A layer is a tuple:
   ("conv", F, k, stride, padding)    images: (C, H, W) -> (F, H', W'); W (F, C, k, k), b (F,)
   ("maxpool", size, stride), ("avgpool", size, stride)      images
   ("flatten",)                       (d1, d2, ...) -> (d1·d2·...,)
+  ("rnn", H)                         sequences: (T, D) -> (T, H), h0 = 0, every hidden state;
+                                     Wx (D, H), Wh (H, H), b (H,)
+  ("lstm", H)                        sequences: (T, D) -> (T, H), h0 = c0 = 0, every hidden state;
+                                     Wx (D, 4H), Wh (H, 4H), b (4H,) (gates i, f, o, g)
+  ("attn", heads), ("attn", heads, "causal")   sequences: multi-head self-attention (query = key =
+                                     value = x), (T, E) -> (T, E), heads dividing E; Wq, bq, Wk, bk,
+                                     Wv, bv, Wo, bo: each W (E, E), each b (E,); "causal": query t
+                                     attends keys 0 .. t
   (activation name,)                 any name of `manual.spec.ACTIVATION_NAMES`, any shape
   (registered name, *hyper values)   a layer of `dualgrad.registry.register_layer`, on any rank: it
                                      receives D, the LAST axis' width (`param_shapes(D)`, `out_width(D)`)
   ("res", (layer, ...))              a residual block x + f(x), f the sub-stack; f must keep the shape
                                      (parameters: one tuple per inner layer, nested; no embedding inside)
 
-The loss, one of `manual.layers.LOSS_LAYERS`, reads the last layer's output, which must be (N, K).
+The loss, one of `manual.layers.LOSS_LAYERS`, reads the last layer's output, which must be (N, K);
+or "temporal_softmax" (`manual.layers.temporal_softmax_loss`, every step counted: y (N, T) ids, the
+loss summed over the T steps and divided by N, as CS231n), which reads scores (N, T, V).
 Parameters per layer, in `param_shapes()`: dense (W (D, M), b (M,)), conv (W (F, C, k, k), b (F,)),
-batchnorm and layernorm (gamma, beta), embedding (E (V, D),), registered layers their own, a residual
-block a tuple with its inner layers' tuples, the others () (see `param_names()`).
+batchnorm and layernorm (gamma, beta), embedding (E (V, D),), rnn and lstm (Wx, Wh, b), attn
+(Wq, bq, Wk, bk, Wv, bv, Wo, bo), registered layers their own, a residual block a tuple with its inner
+layers' tuples, the others () (see `param_names()`).
 
 The text form (the command line's and the docs'), parsed here only (`parse_layers`, `StackSpec.parse`):
 tokens separated by spaces: `dense:M`, `batchnorm`, `layernorm`, `dropout:p`, `embedding:D`, an
 activation's name, `conv:F:k[:stride[:padding]]` (stride 1, padding 0), `maxpool:size[:stride]`,
-`avgpool:size[:stride]` (stride = size), `flatten`, `name:v1:v2` for a registered layer, and
+`avgpool:size[:stride]` (stride = size), `flatten`, `rnn:H`, `lstm:H`, `attn:heads[:causal]`,
+`name:v1:v2` for a registered layer, and
 `res( ... )` for a residual block over the layers inside the parentheses (they nest).
 `spec.text()` writes it back.
 
@@ -53,10 +66,13 @@ from . import spec as _spec
 from .layers import registered as _registered
 from .layers import windows as _windows
 
-LOSSES = ("cross_entropy", "binary_cross_entropy", "mse", "hinge")
+LOSSES = ("cross_entropy", "binary_cross_entropy", "mse", "hinge", "temporal_softmax")
+SEQUENCE_LOSSES = ("temporal_softmax",)  # scores (N, T, V), y (N, T) ids
 PARAM_NAMES = {"dense": ("W", "b"), "conv": ("W", "b"), "batchnorm": ("gamma", "beta"),
-               "layernorm": ("gamma", "beta"), "embedding": ("E",)}
+               "layernorm": ("gamma", "beta"), "embedding": ("E",), "rnn": ("Wx", "Wh", "b"),
+               "lstm": ("Wx", "Wh", "b"), "attn": ("Wq", "bq", "Wk", "bk", "Wv", "bv", "Wo", "bo")}
 IMAGE_KINDS = ("conv", "maxpool", "avgpool")
+SEQUENCE_KINDS = ("rnn", "lstm", "attn")
 
 
 @dataclass(frozen=True)
@@ -74,7 +90,11 @@ class StackSpec:
         if self.loss not in LOSSES:
             raise ValueError(f"unknown loss {self.loss!r}; valid names: {', '.join(LOSSES)}")
         shapes = self.shapes()  # every layer's shape, checked now (ValueError naming the layer)
-        if len(shapes[-1]) != 1:
+        if self.loss in SEQUENCE_LOSSES:
+            if len(shapes[-1]) != 2:
+                raise ValueError(f"{self.loss} needs scores (N, T, V) (one row of V scores per step), the stack "
+                                 f"gives (N, {', '.join(map(str, shapes[-1]))}): end with a dense layer on sequences")
+        elif len(shapes[-1]) != 1:
             raise ValueError(f"the loss needs logits (N, K), the stack gives (N, {', '.join(map(str, shapes[-1]))}): "
                              "end with a flatten and a dense layer")
         if self.loss == "binary_cross_entropy" and shapes[-1][-1] != 1:
@@ -154,14 +174,19 @@ class StackSpec:
     @classmethod
     def parse(cls, text: str, n_in, loss=None) -> "StackSpec":
         """A StackSpec from the text form (see the module docstring); loss None: cross_entropy, or
-        binary_cross_entropy when the last layer gives one column."""
+        binary_cross_entropy when the last layer gives one column, temporal_softmax when it gives
+        sequences of scores (N, T, V)."""
         layers = parse_layers(text)
         if loss is None:
             try:
-                last = cls(n_in, layers, "cross_entropy").widths()[-1]
+                shapes = cls(n_in, layers, "temporal_softmax").shapes()
+                loss = "temporal_softmax"  # scores (N, T, V): one class per step
             except ValueError:
-                last = 2
-            loss = "cross_entropy" if last >= 2 else "binary_cross_entropy"
+                try:
+                    last = cls(n_in, layers, "cross_entropy").widths()[-1]
+                except ValueError:
+                    last = 2
+                loss = "cross_entropy" if last >= 2 else "binary_cross_entropy"
         return cls(n_in, layers, loss)
 
     def text(self) -> str:
@@ -225,6 +250,16 @@ def _out_shape(layer, shape, where):
         if min(shape[1:]) < size:
             raise ValueError(f"layer {where} ({kind}): window {size} larger than the map {shape[1]}×{shape[2]}")
         return (shape[0],) + _windows.output_hw(shape[1:], (size, size), (s, s))
+    if kind in SEQUENCE_KINDS:
+        if len(shape) != 2:
+            raise ValueError(f"layer {where} ({kind}) needs sequences (N, T, D), gets {_shape_text(shape)}: "
+                             "give the input as (T, D), or (T, V) with an embedding first")
+        if kind == "attn":
+            if shape[1] % layer[1]:
+                raise ValueError(f"layer {where} (attn): {layer[1]} heads must divide the width E = {shape[1]} "
+                                 f"(each head takes E/heads columns)")
+            return shape
+        return (shape[0], layer[1])
     if kind == "flatten":
         if len(shape) < 2:
             raise ValueError(f"layer {where} (flatten) needs inputs of rank >= 3, (N, d1, d2, ...), gets "
@@ -255,6 +290,12 @@ def _param_shapes(layer, shape):
         return ((width,), (width,))
     if kind == "embedding":
         return ((shape[-1], layer[1]),)
+    if kind in ("rnn", "lstm"):
+        H = layer[1] * (4 if kind == "lstm" else 1)  # the LSTM's four gates side by side
+        return ((shape[-1], H), (layer[1], H), (H,))
+    if kind == "attn":
+        E = shape[-1]
+        return ((E, E), (E,)) * 4  # Wq, bq, Wk, bk, Wv, bv, Wo, bo
     if kind == "res":
         out, inner = [], shape
         for sub in layer[1]:
@@ -294,7 +335,7 @@ def _check_layer(layer, i, top=False, where=None):
     if not isinstance(layer, (list, tuple)) or not layer or not isinstance(layer[0], str):
         raise TypeError(f"layer {where} must be a tuple such as ('dense', 16) or ('relu',), got {layer!r}")
     kind, args = layer[0], tuple(layer[1:])
-    if kind in ("dense", "embedding"):
+    if kind in ("dense", "embedding", "rnn", "lstm"):
         if len(args) != 1 or not _is_count(args[0]):
             raise ValueError(f"layer {where}: ({kind!r}, width) needs one int width >= 1, got {layer!r}")
         if kind == "embedding" and not (top and i == 0):
@@ -305,6 +346,12 @@ def _check_layer(layer, i, top=False, where=None):
         if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0 <= p < 1:
             raise ValueError(f"layer {where}: ('dropout', p) needs one p in [0, 1), got {layer!r}")
         return (kind, float(p))
+    if kind == "attn":
+        causal = args[1] if len(args) == 2 else False
+        if not 1 <= len(args) <= 2 or not _is_count(args[0]) or causal not in ("causal", True, False):
+            raise ValueError(f"layer {where}: ('attn', heads) or ('attn', heads, 'causal') needs an int number of "
+                             f"heads >= 1, then optionally 'causal', got {layer!r}")
+        return (kind, int(args[0])) + (("causal",) if causal in ("causal", True) else ())
     if kind == "conv":
         if len(args) != 4 or not all(_is_count(v) for v in args[:3]) or not _is_count(args[3], 0):
             raise ValueError(f"layer {where}: ('conv', F, k, stride, padding) needs F, k, stride ints >= 1 and "
@@ -333,7 +380,7 @@ def _check_layer(layer, i, top=False, where=None):
             raise ValueError(f"layer {where}: ({kind!r},) takes no argument, got {layer!r}")
         return (kind,)
     raise ValueError(f"layer {where}: unknown layer {kind!r}; valid: dense, batchnorm, layernorm, dropout, "
-                     f"embedding, conv, maxpool, avgpool, flatten, res, an activation "
+                     f"embedding, conv, maxpool, avgpool, flatten, rnn, lstm, attn, res, an activation "
                      f"({', '.join(_spec.ACTIVATION_NAMES)})"
                      + (f", or a registered layer ({', '.join(_registered.LAYERS)})" if _registered.LAYERS else ""))
 
@@ -343,7 +390,8 @@ def _check_layer(layer, i, top=False, where=None):
 
 def parse_layers(text: str) -> Tuple[tuple, ...]:
     """'dense:16 batchnorm tanh dropout:0.1 dense:3', 'conv:4:3:1:1 relu maxpool:2 flatten dense:3',
-    'dense:8 res( dense:8 relu dense:8 ) dense:2' -> layer tuples (checked by StackSpec later).
+    'dense:8 res( dense:8 relu dense:8 ) dense:2', 'embedding:8 lstm:8 res( attn:2:causal ) dense:5'
+    -> layer tuples (checked by StackSpec later). `embed:D` is short for `embedding:D`.
     conv:F:k[:stride[:padding]] (stride 1, padding 0), maxpool/avgpool:size[:stride] (stride = size).
     Raises ValueError naming the token."""
     if not isinstance(text, str):
@@ -380,6 +428,15 @@ def parse_layers(text: str) -> Tuple[tuple, ...]:
 
 def _parse_token(token):
     kind, *raw = token.split(":")
+    if kind == "embed":  # the short name of an embedding
+        kind = "embedding"
+    if kind == "attn":  # attn:heads[:causal]
+        if not 1 <= len(raw) <= 2 or raw[1:] not in ([], ["causal"]):
+            raise ValueError(f"--stack {token!r}: write attn:heads or attn:heads:causal")
+        try:
+            return (kind, int(raw[0])) + (("causal",) if raw[1:] else ())
+        except ValueError:
+            raise ValueError(f"--stack {token!r}: the number of heads after 'attn:' must be an int") from None
     try:
         args = [float(v) if kind == "dropout" else _number(v) if kind in _registered.LAYERS else int(v)
                 for v in raw]
@@ -420,6 +477,8 @@ def describe_layer(layer) -> str:
         return f"conv2d {F}×{k}×{k} s{s} p{p}"
     if kind in ("maxpool", "avgpool"):
         return f"{kind}2d {layer[1]} s{layer[2]}"
+    if kind == "attn":
+        return f"attention {layer[1]} head{'s' if layer[1] > 1 else ''}" + (" causal" if layer[2:] else "")
     if kind == "res":
         return "res(" + " → ".join(describe_layer(sub) for sub in layer[1]) + ")"
     return " ".join(str(v) for v in layer)

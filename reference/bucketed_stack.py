@@ -20,8 +20,19 @@ program serves every stack that has that kind of layer:
 - conv and max/avg pool: `reference.layers.bucketed_windows` (its own bucket; a case outside it,
   and a registered layer, runs `reference.stack.apply_layer` compiled at its real shape);
 - flatten: a reshape (data layout: dx is dout reshaped back);
+- rnn and lstm: `reference.layers.rnn`/`lstm` from h0 = 0 on x (N, T, D) padded in N, T and D, the
+  hidden width padded per gate (the LSTM's Wx (D, 4H) as (D, 4, H)): a padded unit has zero weights
+  and bias, so its pre-activation is 0 and its state stays 0 (tanh 0 = 0; the LSTM's c = ½c + ½·0 = 0
+  from c0 = 0) and feeds nothing; padded rows never mix with real ones; padded steps come AFTER the
+  real ones, and a forward recurrence never reads a later step, so they change no real output, and
+  their dout is 0, so they carry nothing back;
+- attn: self-attention on x (N, T, E) padded, each head's width padded on its own (the projections'
+  output axis as (heads, E/heads)), the scale 1/√(E/heads) of the real width; the padded keys are
+  masked out (weight exactly 0, as the causal mask does), so the real queries see only real keys;
+  one program per number of heads;
 - the loss: one program for the four, on logits padded to (8, 8): `reference.bucketed`'s masked
-  losses (padded classes get probability 0, padded rows weight 0), and hinge masked the same way.
+  losses (padded classes get probability 0, padded rows weight 0), and hinge masked the same way;
+  temporal_softmax is its cross-entropy on the N·T rows of the scores, divided by N.
 
 Each program pulls back a dout that is zero outside the real entries, and the real entries are cut
 out at the end; the forward runs each layer's program with dout = 0. The backward is reverse-mode
@@ -140,6 +151,42 @@ def _embedding():
 
 
 @lru_cache(maxsize=None)
+def _recurrent(kind):
+    """rnn or lstm from h0 = 0 (`reference.layers`' twins, a lax.scan over the padded steps)."""
+    twin = R.rnn if kind == "rnn" else R.lstm
+
+    def run(x, Wx, Wh, b, g):
+        out, pull = jax.vjp(lambda x, Wx, Wh, b: twin(x, jnp.zeros((x.shape[0], Wh.shape[0]), x.dtype), Wx, Wh, b),
+                            x, Wx, Wh, b)
+        return (out,) + pull(g)
+
+    return jax.jit(run)
+
+
+def _self_attention(x, Wq, bq, Wk, bk, Wv, bv, Wo, bo, mask, scale, h):
+    """`reference.layers.multihead_attention(x, x, x, ...)` on padded heads: Q, K, V (N, T, h·Dₕ) split
+    head-major as the twin's `_heads`, the scale given (the real 1/√Dₕ), mask (T, T) bool."""
+    N, T, _ = x.shape
+
+    def heads(X):  # (N, T, h·Dₕ) -> (N, h, T, Dₕ)
+        return jnp.swapaxes(X.reshape(N, T, h, -1), 1, 2)
+
+    Q, K, V = heads(x @ Wq + bq), heads(x @ Wk + bk), heads(x @ Wv + bv)
+    s = jnp.where(mask, scale * (Q @ jnp.swapaxes(K, 2, 3)), -jnp.inf)  # (N, h, T, T), masked keys −∞
+    Y = jnp.swapaxes(jax.nn.softmax(s, axis=3) @ V, 1, 2).reshape(N, T, -1)  # (N, T, h·Dₕ)
+    return Y @ Wo + bo
+
+
+@lru_cache(maxsize=None)
+def _attention(h):
+    def run(x, Wq, bq, Wk, bk, Wv, bv, Wo, bo, mask, scale, g):
+        out, pull = jax.vjp(lambda x, *p: _self_attention(x, *p, mask, scale, h), x, Wq, bq, Wk, bk, Wv, bv, Wo, bo)
+        return (out,) + pull(g)
+
+    return jax.jit(run)
+
+
+@lru_cache(maxsize=None)
 def _whole_layer(layer, ids):
     """A layer outside the buckets (a registered layer, a conv too large): jax.vjp of
     `reference.stack.apply_layer` at its real shape."""
@@ -176,6 +223,15 @@ _LOSS_CODES = {"binary_cross_entropy": 0, "cross_entropy": 1, "mse": 2, "hinge":
 
 
 def _loss_value_and_dlogits(name, logits, y):
+    if name == "temporal_softmax":  # cross-entropy on the N·T rows (N, T, V) -> (N·T, V), divided by N
+        N, T, V = logits.shape
+        value, G = _rows_loss("cross_entropy", logits.reshape(N * T, V), np.asarray(y).reshape(-1), N)
+        return value, G.reshape(N, T, V)
+    return _rows_loss(name, logits, y, logits.shape[0])
+
+
+def _rows_loss(name, logits, y, n):
+    """(value, dlogits) of a loss on logits (N, K), its sum over rows divided by n."""
     N, K = logits.shape
     B, KB = _b(N), _b(K)
     y = np.asarray(y)
@@ -189,7 +245,7 @@ def _loss_value_and_dlogits(name, logits, y):
     row_mask = (np.arange(B) < N).astype(np.float64)
     out_mask = (np.arange(KB) < K).astype(np.float64)
     value, G = _loss()(_pad(logits, (B, KB)), Y, np.int32(_LOSS_CODES[name]), row_mask, out_mask,
-                       np.float64(N), np.float64(K))
+                       np.float64(n), np.float64(K))
     return float(value), np.asarray(G)[:N, :K]
 
 
@@ -266,6 +322,10 @@ def layer_vjp(layer, x, p, dout, seed, n, ids=False):
         g = np.asarray(dout).reshape(-1, D)
         out, dE = (np.asarray(a) for a in _embedding()(_pad(ids, (KB,)), _pad(E, (VB, DB)), _pad(g, (KB, DB))))
         return out[:K, :D].reshape(x.shape + (D,)), None, (dE[:V, :D],)
+    if kind in ("rnn", "lstm"):
+        return _recurrent_vjp(kind, x, p, dout)
+    if kind == "attn":
+        return _attention_vjp(layer, x, p, dout)
     if kind == "flatten":  # a reshape: data layout
         return x.reshape(x.shape[0], -1), np.asarray(dout).reshape(x.shape), ()
     if kind == "conv" and BW.fits_conv(x.shape, np.shape(p[0]), (layer[4],) * 2, (1, 1)):
@@ -279,6 +339,57 @@ def layer_vjp(layer, x, p, dout, seed, n, ids=False):
     out, dx, dparams = _whole_layer(layer, ids)(x, _stack._params_tree([layer], [p])[0], np.int64(seed),
                                                  np.int64(n), jnp.asarray(dout, jnp.float64))
     return np.asarray(out), None if dx is None else np.asarray(dx), tuple(np.asarray(a) for a in dparams)
+
+
+def _recurrent_vjp(kind, x, p, dout):
+    Wx, Wh, b = (np.asarray(a) for a in p)
+    (N, T, D), H = x.shape, Wh.shape[0]
+    G = 4 if kind == "lstm" else 1  # gates side by side: (…, G·H) padded as (…, G, H)
+    NB, TB, DB, HB = _b(N), _b(T), _b(D), _b(H)
+
+    def gates(W, rows, RB):  # (rows, G·H) -> (RB, G·HB), each gate's H columns padded on their own
+        return _pad(W.reshape(rows, G, H), (RB, G, HB)).reshape(RB, G * HB)
+
+    out, dx, dWx, dWh, db = (np.asarray(a) for a in _recurrent(kind)(
+        _pad(x, (NB, TB, DB)), gates(Wx, D, DB), gates(Wh, H, HB), gates(b[None], 1, 1)[0],
+        _pad(dout, (NB, TB, HB))))
+
+    def real(dW, rows):
+        return dW.reshape(-1, G, HB)[:rows, :, :H].reshape(rows, G * H)
+
+    return out[:N, :T, :H], dx[:N, :T, :D], (real(dWx, D), real(dWh, H), real(db[None], 1)[0])
+
+
+def _attention_vjp(layer, x, p, dout):
+    h, causal = layer[1], bool(layer[2:])
+    (N, T, E), Dh = x.shape, x.shape[2] // layer[1]
+    NB, TB, EB, DhB = _b(N), _b(T), _b(E), _b(Dh)
+    params = []
+    for i, a in enumerate(p):
+        a = np.asarray(a)
+        if i == 6:  # Wo (E, E): its input axis is the heads' (h, Dₕ)
+            params.append(_pad(a.reshape(h, Dh, E), (h, DhB, EB)).reshape(h * DhB, EB))
+        elif i == 7:  # bo (E,)
+            params.append(_pad(a, (EB,)))
+        elif a.ndim == 2:  # Wq, Wk, Wv (E, E): output axis (h, Dₕ)
+            params.append(_pad(a.reshape(E, h, Dh), (EB, h, DhB)).reshape(EB, h * DhB))
+        else:  # bq, bk, bv (E,) as (h, Dₕ)
+            params.append(_pad(a.reshape(h, Dh), (h, DhB)).reshape(h * DhB))
+    keys = np.arange(TB) < T  # (TB,) the real keys
+    mask = keys[None, :] & (np.tri(TB, dtype=bool) if causal else True)  # (TB, TB): real keys (and s <= t)
+    out, dx, *grads = (np.asarray(a) for a in _attention(h)(
+        _pad(x, (NB, TB, EB)), *params, mask, np.float64(1.0 / np.sqrt(Dh)), _pad(dout, (NB, TB, EB))))
+    real = []
+    for i, g in enumerate(grads):
+        if i == 6:
+            real.append(g.reshape(h, DhB, EB)[:, :Dh, :E].reshape(E, E))
+        elif i == 7:
+            real.append(g[:E])
+        elif g.ndim == 2:
+            real.append(g.reshape(EB, h, DhB)[:E, :, :Dh].reshape(E, E))
+        else:
+            real.append(g.reshape(h, DhB)[:, :Dh].reshape(E))
+    return out[:N, :T, :E], dx[:N, :T, :E], tuple(real)
 
 
 # ---- the stack --------------------------------------------------------------------------------------

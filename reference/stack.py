@@ -5,7 +5,9 @@ masks from the same seeds (seed·1000 + l, l the layer's number in `StackSpec.wa
 mask generator); a layer registered with `dualgrad.registry.register_layer` runs its jax_fn
 (`reference.layers.registered`). Layers on more than rows are written here from the twins directly:
 dense on (N, T, D) is x @ W + b; batchnorm and layernorm on images normalise the rows
-(N·H·W, C) of x.transpose(0, 2, 3, 1) (per channel γ, β); a residual block is x + f(x).
+(N·H·W, C) of x.transpose(0, 2, 3, 1) (per channel γ, β); a residual block is x + f(x); rnn and lstm
+run from h0 = 0; attn is multihead_attention(x, x, x, ...) (self-attention), with causal_mask(T) when
+causal; the temporal_softmax loss counts every step.
 `loss_and_grads` differentiates the whole composed loss with jax.grad (one trace per call).
 """
 
@@ -48,6 +50,10 @@ def apply_layer(layer, n, x, p, seed):
         return R.avgpool2d(x, layer[1], layer[2])
     if kind == "flatten":
         return R.flatten(x)
+    if kind in ("rnn", "lstm"):
+        return (R.rnn if kind == "rnn" else R.lstm)(x, jnp.zeros((x.shape[0], layer[1]), x.dtype), *p)
+    if kind == "attn":
+        return R.multihead_attention(x, x, x, *p, layer[1], R.causal_mask(x.shape[1]) if layer[2:] else None)
     if kind == "res":
         return x + apply_layers(layer[1], p, x, seed, n + 1)
     if kind in _registered.LAYERS:
@@ -72,8 +78,14 @@ def logits(spec, params, x, seed=0):
     return apply_layers(spec.layers, params, x, seed)
 
 
+def loss_layer(name, logits, y):
+    if name == "temporal_softmax":  # every step counted
+        return R.temporal_softmax_loss(logits, y, jnp.ones(jnp.shape(y), dtype=bool))
+    return R.LOSS_LAYERS[name](logits, y)
+
+
 def loss(spec, params, x, y, seed=0):
-    return R.LOSS_LAYERS[spec.loss](logits(spec, params, x, seed), y)
+    return loss_layer(spec.loss, logits(spec, params, x, seed), y)
 
 
 def loss_and_grads(spec, params, x, y, seed=0):

@@ -121,7 +121,7 @@ def test_cli_exits_1_when_a_layer_fails(capsys, monkeypatch):
     (["explain", "--stack", "conv:2:9 flatten dense:2", "--input", "1", "4", "4"], ["kernel"]),
     (["explain", "--stack", "conv:2:3 dense:2", "--input", "1", "4", "4"], ["flatten first"]),
     (["explain", "--stack", "dense:3", "--input", "0"], ["--input"]),
-    (["explain", "--stack", "dense:3", "--input", "2", "3"], ["--input"]),
+    (["explain", "--stack", "dense:3", "--input", "2", "3", "4", "5"], ["--input"]),
     (["explain", "--stack", "dropout:1.5 dense:2", "--input", "3"], ["[0, 1)"]),
     (["explain", "--stack", "dense:x", "--input", "3"], ["numbers"]),
     (["explain", "--stack", "dense:2", "--input", "3", "--loss", "binary_cross_entropy"], ["last width of 1"]),

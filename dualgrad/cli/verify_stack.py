@@ -1,6 +1,7 @@
-"""`dualgrad verify --stack TEXT --input D | C H W`: a whole network of layers, checked (issue 21.3).
+"""`dualgrad verify --stack TEXT --input D | T D | C H W`: a whole network of layers, checked (issue 21.3).
 
     dualgrad verify --stack "conv:2:3:1:1 relu maxpool:2 flatten dense:3" --input 1 6 6
+    dualgrad verify --stack "embed:4 lstm:8 res( attn:2:causal ) dense:5" --input 3 5     # ids (N, 3) < 5
     dualgrad verify --impl my_cnn.py:loss_and_grads --stack "conv:2:3:1:1 relu maxpool:2 flatten dense:3" --input 1 6 6
 
 Without --impl: dualgrad's own `manual.stack` on `--examples` random batches and parameters (default
@@ -21,7 +22,8 @@ def add_arguments(verify) -> None:
                        help="a network of layers instead of --sizes, e.g. 'conv:2:3:1:1 relu maxpool:2 flatten dense:3' "
                             "(the text form of explain --stack; res( ... ) for a residual block)")
     group.add_argument("--input", type=int, nargs="+", metavar="D",
-                       help="with --stack: the input features D (the vocabulary for an embedding), or C H W")
+                       help="with --stack: the input features D (the vocabulary for an embedding), T D for "
+                            "sequences (T V: ids with an embedding first), or C H W")
 
 
 def run(args) -> int:
@@ -36,7 +38,8 @@ def run(args) -> int:
         if value:
             raise CliError(f"{flag} is not for --stack (the layers are in the text; the batch is drawn)")
     if args.input is None:
-        raise CliError("--stack needs --input D (features, or the vocabulary for an embedding) or C H W (an image)")
+        raise CliError("--stack needs --input D (features, or the vocabulary for an embedding), T D (sequences) "
+                       "or C H W (an image)")
     try:
         spec = stack_from_arguments(args.stack, args.input, args.loss)
     except (TypeError, ValueError) as err:
@@ -53,7 +56,7 @@ def _run_own(spec, examples, seed) -> int:
     from hypothesis import seed as hypothesis_seed
     from hypothesis import strategies as st
 
-    from ..engine.stack_property import random_params, stack_gradients_match
+    from ..engine.stack_property import random_params, random_targets, stack_gradients_match
 
     @st.composite
     def cases(draw):
@@ -64,11 +67,7 @@ def _run_own(spec, examples, seed) -> int:
             x = rng.integers(0, spec.vocabulary, (N,) + spec.input_shape)
         else:
             x = rng.standard_normal((N,) + spec.input_shape)
-        K = spec.widths()[-1]
-        y = {"mse": lambda: rng.standard_normal((N, K)),
-             "binary_cross_entropy": lambda: rng.integers(0, 2, N).astype(float)}.get(
-            spec.loss, lambda: rng.integers(0, K, N))()
-        return spec, params, x, y, draw(st.integers(0, 1000))
+        return spec, params, x, random_targets(spec, N, rng), draw(st.integers(0, 1000))
 
     ran = []
 
@@ -85,9 +84,14 @@ def _run_own(spec, examples, seed) -> int:
     except AssertionError as err:
         print(f"FAIL: manual.stack against jax: {str(err).splitlines()[0]}")
         return 1
-    print(f"PASS: {len(ran)} random batches of {spec.text()!r} on X (N, {', '.join(map(str, spec.in_shapes()[0]))}), "
+    data = f"ids {_shape(spec.input_shape)} < {spec.vocabulary}" if spec.ids else f"X {_shape(spec.input_shape)}"
+    print(f"PASS: {len(ran)} random batches of {spec.text()!r} on {data}, "
           f"{spec.loss}: loss and every gradient of manual.stack equal jax's (seed {seed})")
     return 0
+
+
+def _shape(shape) -> str:
+    return "(" + ", ".join(("N",) + tuple(map(str, shape))) + ")"
 
 
 def _run_impl(args, spec, examples) -> int:
@@ -111,7 +115,7 @@ def _run_impl(args, spec, examples) -> int:
         return 0
     print(f"FAIL after {result.examples} examples (seed {args.seed}): {result.message}")
     _, params, X, y = result.counterexample
-    np.set_printoptions(precision=4, suppress=True)
-    print(f"X = {np.array2string(np.asarray(X), separator=', ')}")
-    print(f"y = {np.array2string(np.asarray(y), separator=', ')}")
+    with np.printoptions(precision=4, suppress=True):  # not set globally: it would leak into the caller
+        print(f"X = {np.array2string(np.asarray(X), separator=', ')}")
+        print(f"y = {np.array2string(np.asarray(y), separator=', ')}")
     return 1

@@ -2,28 +2,38 @@
 
     check_implementation(my_cnn, stack="conv:2:3:1:1 relu maxpool:2 flatten dense:3", input=(1, 6, 6))
 
+    check_implementation(my_lm, stack="embed:4 lstm:8 dense:5", input=(3, 5))    # ids (N, 3) < 5
+
 The network is one `manual.stack_spec.StackSpec` (or its text form with `input`, the shape of one
 example: D, (T, D) or (C, H, W); with an embedding first, the vocabulary V or (T, V)). For text
-with no `input`, rows are assumed and the input width D is drawn (1 .. 6). Each example draws a
+with no `input`, rows are assumed and the input width D is drawn (1 .. 6); when the text has a
+sequence layer (rnn, lstm, attn), sequences (T, D) are assumed and T (1 .. 4) and D drawn (D a
+multiple of every attn's heads; with an embedding first, T and the vocabulary V). Each example draws a
 batch size N (1 .. max_batch), parameters and a batch, calls
 
     loss, grads = fn(params, X, y)
 
 and compares the loss and every parameter gradient with jax.grad of the same network (the bucketed
-reference, `reference.bucketed_stack`), naming the first that differs by its position and kind:
-"layer 3 (batchnorm), dgamma". A failure is shrunk (smaller batch, smaller values) and returned.
+reference, `reference.bucketed_stack`), naming the first that differs in the layer nearest the loss
+by its position and kind: "layer 3 (batchnorm), dgamma" (a wrong backward corrupts the gradients of
+every layer below it, so that layer is the wrong one or the first with parameters below it). A failure is shrunk (smaller batch, smaller values) and returned.
 
 `params` is a list with one tuple per layer, in the description's order:
-  dense      (W (D, M), b (M,))           layout="out_in": W (M, D)
+  dense      (W (D, M), b (M,))           layout="out_in": W (M, D) (the other layers keep their layout)
   conv       (W (F, C, k, k), b (F,))
   batchnorm, layernorm   (gamma, beta): (D,) on rows and sequences; on images (C,), PER CHANNEL
              (batchnorm: statistics over N, H, W; layernorm: over the C channels of each pixel)
   embedding  (E (V, D),)
+  rnn        (Wx (D, H), Wh (H, H), b (H,))           h0 = 0; the output is every hidden state (N, T, H)
+  lstm       (Wx (D, 4H), Wh (H, 4H), b (4H,))       gates i, f, o, g side by side; h0 = c0 = 0
+  attn       (Wq, bq, Wk, bk, Wv, bv, Wo, bo)        W (E, E), b (E,); self-attention, heads of E/heads
+                                                     columns, scale 1/√(E/heads); causal: query t sees keys <= t
   res        a tuple of its inner layers' tuples (x + f(x))
   the others ()  (activations, dropout, maxpool, avgpool, flatten)
 and `grads` has the same layout. X: (N, D), (N, T, D), (N, C, H, W) floats, or (N,) / (N, T) int ids;
 y: class ids (N,) for cross_entropy and hinge, 0/1 floats (N,) for binary_cross_entropy, (N, K) for
-mse. Dropout: the layer numbered l (in `StackSpec.walk` order, from 0) must keep the units of
+mse, a class id per step (N, T) for temporal_softmax (scores (N, T, V); the loss summed over the
+steps and divided by N, CS231n's temporal_softmax_loss with every step counted). Dropout: the layer numbered l (in `StackSpec.walk` order, from 0) must keep the units of
 `dualgrad.stack_check.dropout_mask(x.shape, p, l)` (seed 0), as manual.stack does.
 """
 
@@ -34,7 +44,7 @@ import numbers
 import numpy as np
 
 from .result import CheckResult
-from .stack_property import STACK_ATOL, named_leaves, random_params
+from .stack_property import STACK_ATOL, named_leaves, random_params, random_targets
 
 LAYOUTS = ("in_out", "out_in")
 
@@ -57,9 +67,29 @@ def _spec_of(stack, input, loss):
         raise TypeError(f"stack must be a StackSpec or its text form such as 'dense:8 relu dense:3', "
                         f"got {type(stack).__name__}")
     if input is None:
-        StackSpec.parse(stack, 4, loss)  # the text checked now, on rows
+        StackSpec.parse(stack, _open_input(stack, 2, 1, 4), loss)  # the text checked now
         return stack, True
     return StackSpec.parse(stack, input, loss), False
+
+
+def _open_input(text, T, k, D):
+    """The input of a text given without one: D (rows), or (T, k·lcm(heads)) when it has a sequence
+    layer (sequences; with an embedding first, (T, V))."""
+    import math
+
+    from manual.stack_spec import SEQUENCE_KINDS, parse_layers
+
+    def every(layers):
+        for layer in layers:
+            yield layer
+            if layer[0] == "res":
+                yield from every(layer[1])
+
+    layers = list(every(parse_layers(text)))
+    if not any(layer[0] in SEQUENCE_KINDS for layer in layers):
+        return D
+    heads = math.lcm(*[layer[1] for layer in layers if layer[0] == "attn" and isinstance(layer[1], int)] or [1])
+    return (T, k if layers[0][0] == "embedding" else k * heads)
 
 
 def _user_params(spec_layers, params, layout):
@@ -82,9 +112,14 @@ def _cases(stack, open_input, loss, max_batch):
 
     from manual.stack_spec import StackSpec
 
+    sequences = open_input and _open_input(stack, 1, 1, 0) != 0
+
     @st.composite
     def cases(draw):
-        spec = StackSpec.parse(stack, draw(st.integers(1, 6)), loss) if open_input else stack
+        if open_input and sequences:
+            spec = StackSpec.parse(stack, _open_input(stack, draw(st.integers(1, 4)), draw(st.integers(1, 6)), 0), loss)
+        else:
+            spec = StackSpec.parse(stack, draw(st.integers(1, 6)), loss) if open_input else stack
         N = draw(st.integers(1, max_batch))
         rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
         size = draw(st.sampled_from([1.0, 0.5, 0.1]))  # shrinks towards 1.0
@@ -93,11 +128,7 @@ def _cases(stack, open_input, loss, max_batch):
             X = rng.integers(0, spec.vocabulary, (N,) + spec.input_shape)
         else:
             X = size * rng.standard_normal((N,) + spec.input_shape)
-        K = spec.widths()[-1]
-        y = {"mse": lambda: rng.standard_normal((N, K)),
-             "binary_cross_entropy": lambda: rng.integers(0, 2, N).astype(float)}.get(
-            spec.loss, lambda: rng.integers(0, K, N))()
-        return spec, params, X, y
+        return spec, params, X, random_targets(spec, N, rng)
 
     return cases()
 
@@ -145,7 +176,10 @@ def _compare(spec, params, X, y, user, loss_rtol, layout):
     failing = [e for e in errors if not e.passed]
     if not failing:
         return ""
-    err = failing[0]
+    # the first leaf that differs in the layer nearest the loss: a wrong backward corrupts the gradients of
+    # every layer below it, so the top-most layer that differs is the wrong one or just below it
+    high = max(_top(e.name) for e in failing)
+    err = next(e for e in failing if _top(e.name) == high)
     return (f"{err.name}: max |yours − jax| = {err.max_abs:.3g} at {err.worst_index}: yours {err.manual_value!r}, "
             f"jax {err.ref_value!r}" + _where(spec, errors))
 
@@ -182,7 +216,8 @@ def check_stack_implementation(fn, stack, *, input=None, loss=None, examples: in
     """Check `fn(params, X, y) -> (loss, grads)` of a whole network of layers (see the module docstring).
 
     Returns a `CheckResult`: passed, examples, counterexample (spec, params in your layout, X, y of the
-    shrunk case), message (first line: the first leaf that differs with both values; then the case).
+    shrunk case), message (first line: the first leaf that differs in the layer nearest the loss, with both values;
+    then where the mistake can be, and the case).
     Raises TypeError/ValueError for bad arguments, and for a fn whose return cannot be compared."""
     from hypothesis import HealthCheck, Phase, Verbosity, given, settings
     from hypothesis import seed as hypothesis_seed

@@ -2,8 +2,10 @@
 
 `stack_cases()` draws whole networks: the input (rows (N, D), ids (N,) or (N, T), sequences
 (N, T, D), images (N, C, H, W)), a body of layers that fit the shape they receive (dense, every
-activation, batchnorm, layernorm, dropout, conv, max/avg pool, residual blocks over sub-stacks),
-then flatten and dense K, one of the four losses; parameters, a batch and a dropout seed.
+activation, batchnorm, layernorm, dropout, conv, max/avg pool, on sequences rnn, lstm and
+self-attention (causal or not), residual blocks over sub-stacks), then flatten and dense K, one of
+the four losses, or on sequences also dense V and temporal_softmax (a class per step); parameters,
+a batch and a dropout seed.
 `stack_gradients_match(case)` runs `manual.stack` and the reference (by default the bucketed
 per-layer programs of `reference.bucketed_stack`, which compile once per bucket; `reference.stack`,
 jax.grad of the whole stack, with reference="whole") and compares the loss and every parameter
@@ -36,14 +38,21 @@ NORMS = ("batchnorm", "layernorm")
 
 
 @st.composite
-def _row_layer(draw, width, in_res=False, after=None):
-    """A layer on rows or sequences of `width` features (a dense may change it). No norm right after a
-    norm, no layernorm of one feature: both give constant columns, whose next normalisation divides
-    rounding noise by √ε (three in a row: 3e-8 against 0), degenerate cases outside any tolerance."""
+def _row_layer(draw, width, in_res=False, after=None, seq=False):
+    """A layer on rows or sequences (`seq` > 0: its weight for rnn, lstm, attn) of `width` features (a dense, rnn or lstm may change it). No
+    norm right after a norm, no layernorm of one feature: both give constant columns, whose next
+    normalisation divides rounding noise by √ε (three in a row: 3e-8 against 0), degenerate cases
+    outside any tolerance. In a residual block an rnn or lstm keeps the width (H = D)."""
     norms = [] if after in NORMS else ["batchnorm"] + (["layernorm"] if width >= 2 else [])
-    kind = draw(st.sampled_from(["dense", "act", "act", "dropout"] + norms + ([] if in_res else ["res"])))
+    sequence = ["recurrent", "attn"] * int(seq)  # seq: 0 rows, 1 sequences, 3 sequences weighted up
+    kind = draw(st.sampled_from(["dense", "act", "act", "dropout"] + norms + sequence + ([] if in_res else ["res"])))
     if kind == "dense":
         return ("dense", draw(st.sampled_from(WIDTHS)))
+    if kind == "recurrent":
+        return (draw(st.sampled_from(["rnn", "lstm"])), width if in_res else draw(st.sampled_from(WIDTHS)))
+    if kind == "attn":
+        heads = draw(st.sampled_from([h for h in (1, 2) if width % h == 0]))
+        return ("attn", heads) + (("causal",) if draw(st.booleans()) else ())
     if kind == "act":
         return (draw(st.sampled_from(ACTS)),)
     if kind == "dropout":
@@ -51,7 +60,7 @@ def _row_layer(draw, width, in_res=False, after=None):
     if kind == "res":
         inner, w = [], width
         for _ in range(draw(st.integers(1, 3))):
-            layer = draw(_row_layer(w, in_res=True, after=inner[-1][0] if inner else after))
+            layer = draw(_row_layer(w, in_res=True, after=inner[-1][0] if inner else after, seq=seq))
             inner.append(layer)
             w = layer[1] if layer[0] == "dense" else w
         if w != width:
@@ -102,9 +111,11 @@ def _image_after(layer, shape):
 
 
 @st.composite
-def stack_specs(draw, max_body=4):
-    """A valid StackSpec (never filtered): each layer drawn to fit the shape it receives."""
-    source = draw(st.sampled_from(["rows", "rows", "ids", "sequence", "images", "images"]))
+def stack_specs(draw, max_body=4, sequences=False):
+    """A valid StackSpec (never filtered): each layer drawn to fit the shape it receives; `sequences`:
+    sequences (N, T, D) or ids (N, T) only."""
+    source = draw(st.sampled_from(["sequence", "ids"] if sequences else
+                                  ["rows", "rows", "ids", "sequence", "images", "images"]))
     layers = []
     if source == "images":
         shape = (draw(st.integers(1, 3)), draw(st.integers(3, 8)), draw(st.integers(3, 8)))
@@ -120,16 +131,18 @@ def stack_specs(draw, max_body=4):
             seq = False
         elif source == "sequence":
             width = draw(st.sampled_from(WIDTHS))
-            n_in, seq = (draw(st.integers(2, 3)), width), True
+            n_in, seq = (draw(st.integers(1, 4)), width), True
         else:
-            V, T = draw(st.sampled_from([2, 3, 5])), draw(st.sampled_from([None, 2, 3]))
+            V, T = draw(st.sampled_from([2, 3, 5])), draw(st.sampled_from([1, 2, 4] if sequences else [None, 2, 3]))
             width = draw(st.sampled_from(WIDTHS))
             n_in, seq = (V if T is None else (T, V)), T is not None
             layers.append(("embedding", width))
-        for _ in range(draw(st.integers(0, max_body))):
-            layer = draw(_row_layer(width, after=layers[-1][0] if layers else None))
+        for _ in range(draw(st.integers(int(sequences), max_body))):
+            layer = draw(_row_layer(width, after=layers[-1][0] if layers else None, seq=seq * (3 if sequences else 1)))
             layers.append(layer)
-            width = layer[1] if layer[0] == "dense" else width
+            width = layer[1] if layer[0] in ("dense", "rnn", "lstm") else width
+        if seq and draw(st.booleans()):  # a class per step: scores (N, T, V)
+            return StackSpec(n_in, tuple(layers) + (("dense", draw(st.sampled_from([1, 2, 3]))),), "temporal_softmax")
         if seq:
             layers.append(("flatten",))
     loss = draw(st.sampled_from(LOSSES))
@@ -138,9 +151,10 @@ def stack_specs(draw, max_body=4):
 
 
 @st.composite
-def stack_cases(draw, max_body=4):
-    """(spec, params, x, y, seed): a random network, its parameters, a batch and a dropout seed."""
-    spec = draw(stack_specs(max_body))
+def stack_cases(draw, max_body=4, sequences=False):
+    """(spec, params, x, y, seed): a random network, its parameters, a batch and a dropout seed;
+    `sequences`: networks on sequences or ids (N, T) only (rnn, lstm, attention, temporal_softmax)."""
+    spec = draw(stack_specs(max_body, sequences))
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     params = random_params(spec.layers, spec.param_shapes(), rng)
     N = draw(st.sampled_from([1, 2, 3]))
@@ -150,11 +164,18 @@ def stack_cases(draw, max_body=4):
         x = rng.standard_normal((N,) + spec.input_shape)
         if len(spec.input_shape) == 3 and draw(st.booleans()):
             x = np.round(x)  # ties in max pooling
+    return spec, params, x, random_targets(spec, N, rng), draw(st.integers(0, 1000))
+
+
+def random_targets(spec, N, rng):
+    """y for a batch of N: class ids (N,) (cross_entropy, hinge), 0/1 floats (N,) (binary_cross_entropy),
+    (N, K) floats (mse), or a class id per step (N, T) (temporal_softmax)."""
     K = spec.widths()[-1]
-    y = {"mse": lambda: rng.standard_normal((N, K)),
-         "binary_cross_entropy": lambda: rng.integers(0, 2, N).astype(float)}.get(spec.loss,
-                                                                               lambda: rng.integers(0, K, N))()
-    return spec, params, x, y, draw(st.integers(0, 1000))
+    if spec.loss == "temporal_softmax":
+        return rng.integers(0, K, (N, spec.shapes()[-1][0]))
+    return {"mse": lambda: rng.standard_normal((N, K)),
+            "binary_cross_entropy": lambda: rng.integers(0, 2, N).astype(float)}.get(spec.loss,
+                                                                                 lambda: rng.integers(0, K, N))()
 
 
 def random_params(layers, all_shapes, rng):

@@ -33,7 +33,7 @@ from ..engine.compare import ATOL, RTOL
 from ..engine.report import _num
 from ..engine.compare import leaf_error
 
-LOSSES = ("cross_entropy", "binary_cross_entropy", "mse", "hinge")
+LOSSES = ("cross_entropy", "binary_cross_entropy", "mse", "hinge", "temporal_softmax")
 TWIN_NAMES = {"conv": "conv2d", "maxpool": "maxpool2d", "avgpool": "avgpool2d"}
 
 
@@ -169,6 +169,33 @@ def _build(layer, index: int, in_shape: tuple, rng, seed: int, number: int = Non
     if kind == "flatten":
         return Layer(index, name, ML.flatten_forward, ML.flatten_backward, RL.flatten, (), (),
                      ML.flatten_forward, ML.flatten_backward)
+    if kind in ("rnn", "lstm"):
+        H = args[0]
+        G = 4 if kind == "lstm" else 1
+        D = in_shape[-1]
+        params = (rng.normal(0, 1 / np.sqrt(D), (D, G * H)), rng.normal(0, 1 / np.sqrt(H), (H, G * H)),
+                  rng.normal(0, 0.1, G * H))
+        fwd, bwd, twin = getattr(ML, f"{kind}_forward"), getattr(ML, f"{kind}_backward"), getattr(RL, kind)
+
+        def backward(d, c, bwd=bwd):  # dh0 dropped: h0 = 0 is a constant
+            dx, _dh0, *dparams = bwd(d, c)
+            return (dx, *dparams)
+
+        return Layer(index, name, lambda x, *p: fwd(x, np.zeros((x.shape[0], H)), *p), backward,
+                     lambda x, *p: twin(x, np.zeros((x.shape[0], H)), *p), params, ("Wx", "Wh", "b"), fwd, bwd)
+    if kind == "attn":
+        heads, E = args[0], in_shape[-1]
+        mask = ML.causal_mask(in_shape[0]) if args[1:] else None
+        params = tuple(rng.normal(0, 1 / np.sqrt(E), (E, E)) if i % 2 == 0 else rng.normal(0, 0.1, E) for i in range(8))
+
+        def backward(d, c):  # self-attention: x is the query, the key and the value
+            dq, dk, dv, *dparams = ML.multihead_attention_backward(d, c)
+            return (dq + dk + dv, *dparams)
+
+        return Layer(index, name, lambda x, *p: ML.multihead_attention_forward(x, x, x, *p, heads, mask), backward,
+                     lambda x, *p: RL.multihead_attention(x, x, x, *p, heads, mask), params,
+                     ("Wq", "bq", "Wk", "bk", "Wv", "bv", "Wo", "bo"), ML.multihead_attention_forward,
+                     ML.multihead_attention_backward)
     if kind == "res":
         raise ValueError(f"layer {index} (res): explain --stack does not show residual blocks yet; "
                          "`dualgrad verify --stack` checks them")
@@ -196,6 +223,8 @@ def _random_input(stack, N: int, rng):
 
 
 def _random_targets(loss: str, logits_shape: tuple, rng):
+    if loss == "temporal_softmax":  # a class per step
+        return rng.integers(0, logits_shape[2], logits_shape[:2])
     N, K = logits_shape[0], int(np.prod(logits_shape[1:]))
     if loss == "binary_cross_entropy":
         return rng.integers(0, 2, N)
@@ -212,8 +241,8 @@ def derive_stack(stack, batch: int = 4, seed: int = 0) -> StackDerivation:
     import jax
 
     import reference  # noqa: F401  (float64)
-    from manual import layers as ML
-    from reference import layers as RL
+    from manual import stack as MS
+    from reference import stack as RS
 
     if isinstance(batch, bool) or not isinstance(batch, numbers.Integral) or batch < 1:
         raise ValueError(f"batch must be a positive int, got {batch!r}")
@@ -237,11 +266,14 @@ def derive_stack(stack, batch: int = 4, seed: int = 0) -> StackDerivation:
     logits = a
     if stack.loss == "binary_cross_entropy" and np.shape(logits)[1:] != (1,):
         raise ValueError(f"binary_cross_entropy needs logits (N, 1), the stack gives {np.shape(logits)}")
-    if np.ndim(logits) != 2:
+    if np.ndim(logits) != (3 if stack.loss == "temporal_softmax" else 2):
         raise ValueError(f"the loss needs logits (N, K), the stack gives {np.shape(logits)}: end with a dense layer")
     y = _random_targets(stack.loss, np.shape(logits), rng)
-    loss_value, dlogits = ML.LOSS_LAYERS[stack.loss](logits, y)
-    twin_loss = RL.LOSS_LAYERS[stack.loss]
+    loss_value, dlogits = MS.loss_layer(stack.loss, logits, y)
+
+    def twin_loss(s, y):
+        return RS.loss_layer(stack.loss, s, y)
+
     ref_dlogits = np.asarray(jax.grad(lambda s: twin_loss(s, y))(logits))
 
     # backward by hand, each layer's leaves against jax.vjp of its twin with manual's dout
@@ -401,8 +433,10 @@ def render_stack(d: StackDerivation, values: bool = False) -> str:
         lines.append(f"  {head}{shapes}{forward_equation(s.layer.doc_forward)}")
     from manual import layers as ML
 
-    loss_fn = ML.LOSS_LAYERS[d.loss]
+    loss_fn = ML.temporal_softmax_loss if d.loss == "temporal_softmax" else ML.LOSS_LAYERS[d.loss]
     loss_eq, _, dloss_eq = " ".join(docstring_paragraph(loss_fn)).partition(";")
+    if not dloss_eq:  # "L = ...,  dx = ..." (temporal_softmax_loss)
+        loss_eq, _, dloss_eq = loss_eq.partition(",  ")
     logits_shape = d.loss_leaf.shape
     lines.append(f"  {('L  ' + d.loss).ljust(name_w)}{(_shape(logits_shape) + ' → L').ljust(shape_w)}"
                  f"{loss_eq.strip()}")
@@ -495,14 +529,14 @@ def _all_layers(layers):
 
 
 def stack_from_arguments(layers_text: str, input_dims, loss: Optional[str]):
-    """The StackSpec of the command line's --stack TEXT --input D | C H W [--loss]."""
+    """The StackSpec of the command line's --stack TEXT --input D | T D | C H W [--loss]."""
     from manual.stack_spec import StackSpec
 
     dims = list(input_dims or [])
-    if len(dims) not in (1, 3) or min(dims) < 1:
-        raise ValueError(f"--input needs D (features, or the vocabulary for an embedding) or C H W (an image), "
-                         f"positive, got {' '.join(map(str, dims)) or 'nothing'}")
-    layers = parse_layers(layers_text, len(dims) == 3)
+    if len(dims) not in (1, 2, 3) or min(dims) < 1:
+        raise ValueError(f"--input needs D (features, or the vocabulary for an embedding), T D (sequences; T V for "
+                         f"ids) or C H W (an image), positive, got {' '.join(map(str, dims)) or 'nothing'}")
+    layers = parse_layers(layers_text, {1: False, 2: None, 3: True}[len(dims)])
     if loss is not None and loss not in LOSSES:
         raise ValueError(f"unknown loss {loss!r}; valid: {', '.join(LOSSES)}")
     return StackSpec.parse(layers_text, dims[0] if len(dims) == 1 else tuple(dims), loss) if layers else None
