@@ -44,6 +44,7 @@ from manual.spec import NetworkSpec
 
 from . import implementation
 from .compare import leaf_error, network_scale
+from .network_options import checked_network_options
 from .report import LOSS_RTOL, describe_network
 from .result import CheckResult
 
@@ -353,35 +354,15 @@ def hvp_without(term, spec, params, X, y, V):
 
 
 def _plan(fn_takes_spec, sizes, hidden, loss, l2, max_layers):
-    from manual import spec as _spec
 
     if not fn_takes_spec and (hidden is None or loss is None):
         missing = " and ".join(n for n, v in (("hidden", hidden), ("loss", loss)) if v is None)
         raise ValueError(f"your function does not take `spec`, so it cannot be told which activation and loss to "
                          f"compute: pass {missing} (e.g. hidden='tanh', loss='cross_entropy'), or give it a `spec` "
                          "keyword argument to check it on drawn activations and losses")
-    if sizes is not None:
-        sizes = list(NetworkSpec(sizes, "identity", "mse").sizes)
-    if hidden is not None and not isinstance(hidden, str):
-        if not isinstance(hidden, (list, tuple)):
-            raise TypeError(f"hidden must be an activation name or a list of names, got {hidden!r}")
-        hidden = list(hidden)
-        if sizes is None and len(hidden) + 1 > max_layers:
-            raise ValueError(f"hidden names {len(hidden)} hidden layers: max_layers must be at least {len(hidden) + 1}")
-    if hidden is not None:
-        n_hidden = len(sizes) - 2 if sizes is not None else (len(hidden) if isinstance(hidden, list) else 1)
-        NetworkSpec(sizes or [1] * (n_hidden + 2), hidden, "mse")  # names valid, count fits
+    sizes, hidden, l2 = checked_network_options(sizes, hidden, l2, fn_takes_spec, max_layers)
     if loss is not None and loss not in BUILT_IN_LOSSES:
         raise ValueError(f"loss must be one of {', '.join(BUILT_IN_LOSSES)} for these checks, got {loss!r}")
-    if isinstance(l2, str) and l2 == "draw":
-        if not fn_takes_spec:
-            raise ValueError("l2='draw' needs a function that takes `spec` (it reads spec.l2); give your function's "
-                             "fixed λ as l2=...")
-        l2 = None
-    elif l2 is None:
-        l2 = 0.0
-    else:
-        NetworkSpec([1, 1], (), "mse", l2)
     losses = [loss] if loss is not None else list(BUILT_IN_LOSSES)
     if sizes is not None:
         for name in list(losses):

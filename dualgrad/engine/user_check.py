@@ -42,6 +42,7 @@ from .report import LOSS_RTOL, GradientReport, GradientRow, _fd_errors, _finite_
 from .compare import leaf_error, network_scale
 from .conventions import Conventions
 from .expected import expected as expected
+from .network_options import checked_network_options
 from .result import CheckResult
 
 NON_SMOOTH_BUILT_IN = ("relu", "leaky_relu")  # kinks at 0 with two one-sided derivatives
@@ -659,28 +660,9 @@ class _Plan:
             raise ValueError(f"your function takes (params, X, y) only, so it cannot be told which activation and "
                              f"loss to compute: pass {missing} (e.g. hidden='relu', loss='cross_entropy'), or give "
                              "it a `spec` keyword argument to check it on drawn activations and losses")
-        if sizes is not None:
-            sizes = list(NetworkSpec(sizes, "identity", "mse").sizes)  # the spec's own checks of the sizes
-        if hidden is not None and not isinstance(hidden, str):
-            if not isinstance(hidden, (list, tuple)):
-                raise TypeError(f"hidden must be an activation name or a list of names, got {hidden!r}")
-            hidden = list(hidden)
-            if sizes is None and len(hidden) + 1 > max_layers:
-                raise ValueError(f"hidden names {len(hidden)} hidden layers: max_layers must be at least {len(hidden) + 1}")
-        if hidden is not None:  # the names are valid, and fit the sizes
-            n_hidden = len(sizes) - 2 if sizes is not None else (len(hidden) if isinstance(hidden, list) else 1)
-            NetworkSpec(sizes or [1] * (n_hidden + 2), hidden, "mse")
+        sizes, hidden, l2 = checked_network_options(sizes, hidden, l2, takes_spec, max_layers)
         if loss is not None and (not isinstance(loss, str) or loss not in _spec.LOSS_NAMES):
             raise ValueError(f"unknown loss {loss!r}; valid names: {', '.join(_spec.LOSS_NAMES)}")
-        if isinstance(l2, str) and l2 == "draw":
-            if not takes_spec:
-                raise ValueError("l2='draw' needs a function that takes `spec` (it reads spec.l2); give your "
-                                 "function's fixed λ as l2=...")
-            l2 = None
-        elif l2 is None:
-            l2 = 0.0
-        else:
-            NetworkSpec([1, 1], (), "mse", l2)  # its checks of l2
         losses = []
         for name in [loss] if loss is not None else list(_spec.LOSS_NAMES):
             try:
