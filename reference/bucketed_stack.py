@@ -35,7 +35,8 @@ program serves every stack that has that kind of layer:
   temporal_softmax is its cross-entropy on the N·T rows of the scores, divided by N.
 
 Each program pulls back a dout that is zero outside the real entries, and the real entries are cut
-out at the end; the forward runs each layer's program with dout = 0. The backward is reverse-mode
+out at the end; the forward pass runs each layer's forward program (the vjp's first half alone),
+and the backward pass its vjp program. The backward is reverse-mode
 differentiation of the composition: dL/dlogits pulled back through the layers in reverse, each
 layer's vjp given the dout of the one after it; a residual block x + f(x) pulls dout back through
 f and adds dout itself (x reaches out along two paths). tests/test_stacks.py checks this equal to
@@ -77,42 +78,41 @@ def _pad(a, shape, fill=0):
     return out
 
 
-# ---- the programs: jax.vjp of a twin, jitted (jit keys them by the bucket shapes) --------------------
+# ---- the programs: a twin's forward, or its jax.vjp, jitted (jit keys them by the bucket shapes) -----
 
 
 @lru_cache(maxsize=None)
-def _dense():
-    def run(x, W, b, g):
-        out, pull = jax.vjp(R.dense, x, W, b)
+def _program(twin, ndiff, forward):
+    """The jitted program of `twin(*args)`: forward, `(out,)`; else `(out, *d args[:ndiff])`, the vjp
+    pulled back with one more argument g (dout). The forward pass runs the forward programs (a third
+    of the vjp's work) and the backward pass the vjp programs, which recompute the forward."""
+    if forward:
+        return jax.jit(lambda *args: (twin(*args),))
+
+    def run(*args):
+        *args, g = args
+        out, pull = jax.vjp(lambda *d: twin(*d, *args[ndiff:]), *args[:ndiff])
         return (out,) + pull(g)
 
     return jax.jit(run)
+
+
+def _run(twin, ndiff, args, g):
+    """`_program`'s results as NumPy arrays: (out,) when g is None (forward), else (out, *grads)."""
+    results = _program(twin, ndiff, True)(*args) if g is None else _program(twin, ndiff, False)(*args, g)
+    return tuple(np.asarray(a) for a in results)
 
 
 @lru_cache(maxsize=None)
 def _elementwise(table):
-    """Every activation in one program: `lax.switch` on the activation's code (as `reference.bucketed`);
+    """Every activation in one twin: `lax.switch` on the activation's code (as `reference.bucketed`);
     `table` ((name, fn), ...) keys it, so a re-registered activation compiles anew."""
     branches = [fn for _, fn in table]
-
-    def run(x, code, g):
-        out, pull = jax.vjp(lambda x: jax.lax.switch(code, branches, x), x)
-        return (out,) + pull(g)
-
-    return jax.jit(run)
+    return lambda x, code: jax.lax.switch(code, branches, x)
 
 
 def _activation_table():
     return tuple(sorted(_acts.ACTIVATIONS.items()))
-
-
-@lru_cache(maxsize=None)
-def _dropout():
-    def run(x, keep, p, g):
-        out, pull = jax.vjp(lambda x: _dropout_masked(x, keep, p), x)
-        return (out,) + pull(g)
-
-    return jax.jit(run)
 
 
 def _batchnorm_rows(x, gamma, beta, row_mask, n, eps=1e-5):
@@ -123,44 +123,17 @@ def _batchnorm_rows(x, gamma, beta, row_mask, n, eps=1e-5):
     return gamma * (x - mean) / jnp.sqrt(var + eps) + beta
 
 
-@lru_cache(maxsize=None)
-def _batchnorm():
-    def run(x, gamma, beta, row_mask, n, g):
-        out, pull = jax.vjp(lambda x, gamma, beta: _batchnorm_rows(x, gamma, beta, row_mask, n), x, gamma, beta)
-        return (out,) + pull(g)
-
-    return jax.jit(run)
+def _gather(E, ids):
+    """E[ids]: `reference.layers.embedding` without its eager id check."""
+    return E[ids]
 
 
-@lru_cache(maxsize=None)
-def _layernorm():
-    def run(x, gamma, beta, g):
-        out, pull = jax.vjp(R.layernorm, x, gamma, beta)
-        return (out,) + pull(g)
-
-    return jax.jit(run)
+def _rnn_from_zero(x, Wx, Wh, b):
+    return R.rnn(x, jnp.zeros((x.shape[0], Wh.shape[0]), x.dtype), Wx, Wh, b)
 
 
-@lru_cache(maxsize=None)
-def _embedding():
-    def run(ids, E, g):
-        out, pull = jax.vjp(lambda E: E[ids], E)  # `reference.layers.embedding` without its eager id check
-        return (out,) + pull(g)
-
-    return jax.jit(run)
-
-
-@lru_cache(maxsize=None)
-def _recurrent(kind):
-    """rnn or lstm from h0 = 0 (`reference.layers`' twins, a lax.scan over the padded steps)."""
-    twin = R.rnn if kind == "rnn" else R.lstm
-
-    def run(x, Wx, Wh, b, g):
-        out, pull = jax.vjp(lambda x, Wx, Wh, b: twin(x, jnp.zeros((x.shape[0], Wh.shape[0]), x.dtype), Wx, Wh, b),
-                            x, Wx, Wh, b)
-        return (out,) + pull(g)
-
-    return jax.jit(run)
+def _lstm_from_zero(x, Wx, Wh, b):
+    return R.lstm(x, jnp.zeros((x.shape[0], Wh.shape[0]), x.dtype), Wx, Wh, b)
 
 
 def _self_attention(x, Wq, bq, Wk, bk, Wv, bv, Wo, bo, mask, scale, h):
@@ -179,11 +152,9 @@ def _self_attention(x, Wq, bq, Wk, bk, Wv, bv, Wo, bo, mask, scale, h):
 
 @lru_cache(maxsize=None)
 def _attention(h):
-    def run(x, Wq, bq, Wk, bk, Wv, bv, Wo, bo, mask, scale, g):
-        out, pull = jax.vjp(lambda x, *p: _self_attention(x, *p, mask, scale, h), x, Wq, bq, Wk, bk, Wv, bv, Wo, bo)
-        return (out,) + pull(g)
-
-    return jax.jit(run)
+    """Self-attention with h heads (h fixes the reshapes: one twin, one program per number of heads)."""
+    return lambda x, Wq, bq, Wk, bk, Wv, bv, Wo, bo, mask, scale: _self_attention(
+        x, Wq, bq, Wk, bk, Wv, bv, Wo, bo, mask, scale, h)
 
 
 @lru_cache(maxsize=None)
@@ -268,7 +239,7 @@ def _from_rows(rows, shape):
 
 def layer_vjp(layer, x, p, dout, seed, n, ids=False):
     """(out, dx, dparams) of one layer of a stack (dx None for ids); `n` its number in walk order;
-    dout None: the output only."""
+    dout None: the output only, (out, None, None), from the forward program."""
     kind = layer[0]
     x = np.asarray(x)
     if kind == "res":  # out = x + f(x): dout reaches x directly and through f
@@ -277,57 +248,70 @@ def layer_vjp(layer, x, p, dout, seed, n, ids=False):
             return x + outs, None, None
         dx_f, dparams = _backward(layer[1], p, caches, dout, seed)
         return x + outs, dout + dx_f, tuple(dparams)
-    if dout is None:
-        dout = np.zeros(_out_shape(layer, x, p))
     if kind == "dense":
         W, b = (np.asarray(a) for a in p)
-        rows, g = _to_rows(x), _to_rows(dout)
+        rows = _to_rows(x)
         (R_, D), M = rows.shape, W.shape[1]
         RB, DB, MB = _b(R_), _b(D), _b(M)
-        out, dx, dW, db = (np.asarray(a) for a in _dense()(_pad(rows, (RB, DB)), _pad(W, (DB, MB)),
-                                                             _pad(b, (MB,)), _pad(g, (RB, MB))))
-        return (_from_rows(out[:R_, :M], x.shape), _from_rows(dx[:R_, :D], x.shape), (dW[:D, :M], db[:M]))
+        g = None if dout is None else _pad(_to_rows(dout), (RB, MB))
+        out, *grads = _run(R.dense, 3, (_pad(rows, (RB, DB)), _pad(W, (DB, MB)), _pad(b, (MB,))), g)
+        out = _from_rows(out[:R_, :M], x.shape)
+        if dout is None:
+            return out, None, None
+        dx, dW, db = grads
+        return out, _from_rows(dx[:R_, :D], x.shape), (dW[:D, :M], db[:M])
     if kind in ("batchnorm", "layernorm"):
         gamma, beta = (np.asarray(a) for a in p)
-        rows, g = _to_rows(x), _to_rows(dout)
+        rows = _to_rows(x)
         R_, C = rows.shape
         RB = _b(R_, 512)
         if kind == "batchnorm":
             CB = _b(C)
             row_mask = (np.arange(RB) < R_).astype(np.float64)
-            out, dx, dg, dbeta = (np.asarray(a) for a in _batchnorm()(
-                _pad(rows, (RB, CB)), _pad(gamma, (CB,)), _pad(beta, (CB,)), row_mask, np.float64(R_),
-                _pad(g, (RB, CB))))
+            g = None if dout is None else _pad(_to_rows(dout), (RB, CB))
+            out, *grads = _run(_batchnorm_rows, 3, (_pad(rows, (RB, CB)), _pad(gamma, (CB,)), _pad(beta, (CB,)),
+                                                    row_mask, np.float64(R_)), g)
         else:
-            out, dx, dg, dbeta = (np.asarray(a) for a in _layernorm()(
-                _pad(rows, (RB, C)), gamma, beta, _pad(g, (RB, C))))
-        return (_from_rows(out[:R_, :C], x.shape), _from_rows(dx[:R_, :C], x.shape), (dg[:C], dbeta[:C]))
+            g = None if dout is None else _pad(_to_rows(dout), (RB, C))
+            out, *grads = _run(R.layernorm, 3, (_pad(rows, (RB, C)), gamma, beta), g)
+        out = _from_rows(out[:R_, :C], x.shape)
+        if dout is None:
+            return out, None, None
+        dx, dg, dbeta = grads
+        return out, _from_rows(dx[:R_, :C], x.shape), (dg[:C], dbeta[:C])
     if kind == "dropout" or kind in _acts.ACTIVATIONS and len(layer) == 1:
         size = x.size
         B = _b(size, 512)
-        flat, g = _pad(x.reshape(-1), (B,)), _pad(np.asarray(dout).reshape(-1), (B,))
+        flat = _pad(x.reshape(-1), (B,))
+        g = None if dout is None else _pad(np.asarray(dout).reshape(-1), (B,))
         if kind == "dropout":
             keep = _pad(checks.dropout_mask(x.shape, layer[1], seed * 1000 + n).reshape(-1), (B,), False)
-            out, dx = (np.asarray(a) for a in _dropout()(flat, keep, np.float64(layer[1]), g))
+            out, *grads = _run(_dropout_masked, 1, (flat, keep, np.float64(layer[1])), g)
         else:
             table = _activation_table()
             code = np.int32([name for name, _ in table].index(kind))
-            out, dx = (np.asarray(a) for a in _elementwise(table)(flat, code, g))
-        return out[:size].reshape(x.shape), dx[:size].reshape(x.shape), ()
+            out, *grads = _run(_elementwise(table), 1, (flat, code), g)
+        out = out[:size].reshape(x.shape)
+        return (out, None, None) if dout is None else (out, grads[0][:size].reshape(x.shape), ())
     if kind == "embedding":
         (E,) = p
         ids = x.reshape(-1)
         (V, D), K = np.shape(E), ids.size
         KB, VB, DB = _b(K, 64), _b(V), _b(D)
-        g = np.asarray(dout).reshape(-1, D)
-        out, dE = (np.asarray(a) for a in _embedding()(_pad(ids, (KB,)), _pad(E, (VB, DB)), _pad(g, (KB, DB))))
-        return out[:K, :D].reshape(x.shape + (D,)), None, (dE[:V, :D],)
+        g = None if dout is None else _pad(np.asarray(dout).reshape(-1, D), (KB, DB))
+        out, *grads = _run(_gather, 1, (_pad(E, (VB, DB)), _pad(ids, (KB,))), g)
+        out = out[:K, :D].reshape(x.shape + (D,))
+        return (out, None, None) if dout is None else (out, None, (grads[0][:V, :D],))
     if kind in ("rnn", "lstm"):
         return _recurrent_vjp(kind, x, p, dout)
     if kind == "attn":
         return _attention_vjp(layer, x, p, dout)
     if kind == "flatten":  # a reshape: data layout
-        return x.reshape(x.shape[0], -1), np.asarray(dout).reshape(x.shape), ()
+        out = x.reshape(x.shape[0], -1)
+        return (out, None, None) if dout is None else (out, np.asarray(dout).reshape(x.shape), ())
+    if dout is None:  # the windowed and whole-layer programs below are vjps only: pull back a zero dout
+        out, _, _ = layer_vjp(layer, x, p, np.zeros(_out_shape(layer, x, p)), seed, n, ids)
+        return out, None, None
     if kind == "conv" and BW.fits_conv(x.shape, np.shape(p[0]), (layer[4],) * 2, (1, 1)):
         s, pad = layer[3], layer[4]
         out, dx, dW, db = BW.conv2d_vjp(x, np.asarray(p[0]), np.asarray(p[1]), np.asarray(dout), (s, s),
@@ -350,9 +334,13 @@ def _recurrent_vjp(kind, x, p, dout):
     def gates(W, rows, RB):  # (rows, G·H) -> (RB, G·HB), each gate's H columns padded on their own
         return _pad(W.reshape(rows, G, H), (RB, G, HB)).reshape(RB, G * HB)
 
-    out, dx, dWx, dWh, db = (np.asarray(a) for a in _recurrent(kind)(
-        _pad(x, (NB, TB, DB)), gates(Wx, D, DB), gates(Wh, H, HB), gates(b[None], 1, 1)[0],
-        _pad(dout, (NB, TB, HB))))
+    twin = _lstm_from_zero if kind == "lstm" else _rnn_from_zero
+    g = None if dout is None else _pad(dout, (NB, TB, HB))
+    out, *grads = _run(twin, 4, (_pad(x, (NB, TB, DB)), gates(Wx, D, DB), gates(Wh, H, HB),
+                                 gates(b[None], 1, 1)[0]), g)
+    if dout is None:
+        return out[:N, :T, :H], None, None
+    dx, dWx, dWh, db = grads
 
     def real(dW, rows):
         return dW.reshape(-1, G, HB)[:rows, :, :H].reshape(rows, G * H)
@@ -377,8 +365,11 @@ def _attention_vjp(layer, x, p, dout):
             params.append(_pad(a.reshape(h, Dh), (h, DhB)).reshape(h * DhB))
     keys = np.arange(TB) < T  # (TB,) the real keys
     mask = keys[None, :] & (np.tri(TB, dtype=bool) if causal else True)  # (TB, TB): real keys (and s <= t)
-    out, dx, *grads = (np.asarray(a) for a in _attention(h)(
-        _pad(x, (NB, TB, EB)), *params, mask, np.float64(1.0 / np.sqrt(Dh)), _pad(dout, (NB, TB, EB))))
+    g = None if dout is None else _pad(dout, (NB, TB, EB))
+    out, *grads = _run(_attention(h), 9, (_pad(x, (NB, TB, EB)), *params, mask, np.float64(1.0 / np.sqrt(Dh))), g)
+    if dout is None:
+        return out[:N, :T, :E], None, None
+    dx, *grads = grads
     real = []
     for i, g in enumerate(grads):
         if i == 6:
@@ -396,7 +387,7 @@ def _attention_vjp(layer, x, p, dout):
 
 
 def _forward(layers, params, x, seed, first, ids=False):
-    """(output, caches): each layer's program with dout = 0; a cache (layer, x, n, ids) per layer."""
+    """(output, caches): each layer's forward program; a cache (layer, x, n, ids) per layer."""
     caches, n, a = [], first, x
     for i, (layer, p) in enumerate(zip(layers, params)):
         out, _, _ = layer_vjp(layer, a, p, None, seed, n, ids and i == 0)
