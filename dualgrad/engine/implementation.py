@@ -47,6 +47,17 @@ class ImplementationError(Exception):
     smallest = None  # '2-1 - bce N=1': the smallest case, described
 
 
+def on_smallest_case(err: ImplementationError, smallest: str, counterexample,
+                     how: str = "its .counterexample holds it") -> ImplementationError:
+    """`err` again, of the same class, naming the smallest case hypothesis shrank to (`smallest`,
+    described; `counterexample`, the case itself) and `how` to reproduce it; raise it `from
+    err.__cause__` so that the user's own exception stays the cause."""
+    raised = type(err)(f"{err} (on the smallest case found: {smallest}; {how})")
+    raised.counterexample = counterexample
+    raised.what, raised.smallest = str(err), smallest
+    return raised
+
+
 class ImplementationTypeError(ImplementationError, TypeError):
     """The user's function returned a value of the wrong kind (not a tuple, not an array, ...)."""
 

@@ -100,7 +100,7 @@ from .jax_adapter import _compiled as _compiled  # noqa: F401  (benchmarks/layer
 from .jax_adapter import cast as jax_cast
 from .jax_adapter import is_custom_vjp, jax_side
 from .precision import DEFAULT_FACTOR, EPS, precision_error
-from .result import CheckResult
+from .result import CheckResult, search_ended
 
 DEFAULT_DIM = (1, 6)
 ZERO_FRACTIONS = (0.0, 0.0, 0.3, 1.0)  # share of x set to exact zeros
@@ -734,7 +734,7 @@ def run_check(forward, backward, jax_fn, config: LayerConfig, examples: int, see
         return CheckResult(False, calls[1], report.case, report.message, report, seed)
     except Unsatisfiable:
         raise ValueError("no valid case could be drawn: `valid` rejects (almost) every drawn shape") from None
-    return CheckResult(True, calls[0], seed=seed)
+    return search_ended(calls[0], seed)
 
 
 # ---------------------------------------------------------------- a registered layer, by name
@@ -788,7 +788,7 @@ def check_registered_layer(name: str, examples: int = 200, seed: int = 0, *, dim
         if not result.passed:
             message = result.message.replace("case: ", f"case: D={D} ", 1)
             return CheckResult(False, ran, result.counterexample, message, result.report, seed)
-    return CheckResult(True, ran, seed=seed)
+    return search_ended(ran, seed)
 
 
 def _values(spec, where):

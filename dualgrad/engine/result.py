@@ -44,3 +44,19 @@ class CheckResult:
         if self.passed:
             return f"PASS: {self.examples} examples (seed {self.seed})"
         return f"FAIL after {self.examples} examples (seed {self.seed}): {self.message}"
+
+
+ALL_REJECTED = ("no example could be run: every drawn case was rejected (units within rounding of a kink); "
+                "widen sizes or scale")
+
+
+def search_ended(ran: int, seed: int, rejected: bool = False) -> CheckResult:
+    """The result of a search that found no failing case: PASS only when at least one example ran.
+
+    rejected -- hypothesis gave up because every drawn case was rejected (Unsatisfiable).
+    """
+    if rejected:
+        return CheckResult(False, ran, None, ALL_REJECTED, None, seed)
+    if ran == 0:
+        return CheckResult(False, 0, None, "no example ran", None, seed)
+    return CheckResult(True, ran, None, "", None, seed)

@@ -46,7 +46,7 @@ from . import implementation
 from .compare import leaf_error, network_scale
 from .network_options import checked_network_options
 from .report import LOSS_RTOL, describe_network
-from .result import CheckResult
+from .result import CheckResult, search_ended
 
 KINDS = ("gradients", "per_example", "weighted", "hvp", "ggn")
 SIGNATURES = {
@@ -497,17 +497,11 @@ def check_second_order(fn, kind: str, *, examples: int = 200, seed: int = 0, siz
         return CheckResult(False, state["ran"] + 1, _counterexample(kind, case), message, report, seed)
     except implementation.ImplementationError:
         case, err, _, _ = state["last"]
-        raised = type(err)(f"{err} (on the smallest case found: {describe_network(case[0], case[2].shape[0])}; "
-                           "its .counterexample holds it)")
-        raised.counterexample = _counterexample(kind, case)
-        raised.what, raised.smallest = str(err), describe_network(case[0], case[2].shape[0])
-        raise raised from err.__cause__
+        raise implementation.on_smallest_case(err, describe_network(case[0], case[2].shape[0]),
+                                              _counterexample(kind, case)) from err.__cause__
     except Unsatisfiable:
-        return CheckResult(False, state["ran"], None, "no example could be run: every drawn case was rejected "
-                           "(units within rounding of a kink); widen sizes or scale", None, seed)
-    if state["ran"] == 0:
-        return CheckResult(False, 0, None, "no example ran", None, seed)
-    return CheckResult(True, state["ran"], None, "", None, seed)
+        return search_ended(state["ran"], seed, rejected=True)
+    return search_ended(state["ran"], seed)
 
 
 class _Failure(AssertionError):

@@ -43,7 +43,7 @@ import numbers
 
 import numpy as np
 
-from .result import CheckResult
+from .result import CheckResult, search_ended
 from .stack_property import STACK_ATOL, named_leaves, random_params, random_targets
 
 LAYOUTS = ("in_out", "out_in")
@@ -259,4 +259,4 @@ def check_stack_implementation(fn, stack, *, input=None, loss=None, examples: in
         counterexample = (spec_f, _user_params(spec_f.layers, params, layout), X, y)
         return CheckResult(False, state["ran"] + 1, counterexample, f"{message}\ncase: {describe(spec_f, X)}",
                            None, seed)
-    return CheckResult(True, state["ran"], None, "", None, seed)
+    return search_ended(state["ran"], seed)

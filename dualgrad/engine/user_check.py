@@ -43,7 +43,7 @@ from .compare import leaf_error, network_scale
 from .conventions import Conventions
 from .expected import expected as expected
 from .network_options import checked_network_options
-from .result import CheckResult
+from .result import CheckResult, search_ended
 
 NON_SMOOTH_BUILT_IN = ("relu", "leaky_relu")  # kinks at 0 with two one-sided derivatives
 
@@ -507,17 +507,13 @@ def check_implementation(fn, *, examples: int = 200, seed: int = 0, sizes=None, 
     except implementation.ImplementationError:
         case, err, _ = state["last"]
         spec, params, X, y = case
-        raised = type(err)(f"{err} (on the smallest case found: {describe_case(spec, X)}; its .counterexample "
-                           "holds it, and check_gradients(spec, params, X, y, impl=fn) reproduces it)")
-        raised.counterexample = _user_case(case, conv)
-        raised.what, raised.smallest = str(err), describe_case(spec, X)
-        raise raised from err.__cause__
+        raise implementation.on_smallest_case(
+            err, describe_case(spec, X), _user_case(case, conv),
+            "its .counterexample holds it, and check_gradients(spec, params, X, y, impl=fn) reproduces it",
+        ) from err.__cause__
     except Unsatisfiable:
-        return CheckResult(False, state["ran"], None, "no example could be run: every drawn case was rejected "
-                           "(units within rounding of a kink); widen sizes or scale", None, seed)
-    if state["ran"] == 0:
-        return CheckResult(False, 0, None, "no example ran", None, seed)
-    return CheckResult(True, state["ran"], None, "", None, seed)
+        return search_ended(state["ran"], seed, rejected=True)
+    return search_ended(state["ran"], seed)
 
 
 EVIDENCE = 1e-2  # a shrunk case must stay off by at least this relative error (or a tenth of the first's)
