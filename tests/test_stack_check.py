@@ -10,6 +10,7 @@ import pytest
 from dualgrad import check_implementation
 from dualgrad.cli.main import main
 from manual import stack as S
+from stack_helpers import manual_fn
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CNN_FILE = os.path.join(ROOT, "docs", "examples", "student_cnn.py")
@@ -21,19 +22,6 @@ def student_cnn():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-def manual_fn(text, n_in):
-    """dualgrad's own manual.stack as a user's fn(params, X, y)."""
-    from manual.stack_spec import StackSpec
-
-    spec = StackSpec.parse(text, n_in)
-
-    def fn(params, X, y):
-        loss, grads, _ = S.loss_and_grads(spec, params, X, y)
-        return loss, grads
-
-    return fn
 
 
 @pytest.mark.parametrize("text, n_in", [

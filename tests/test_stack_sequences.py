@@ -21,6 +21,7 @@ from manual import stack as S
 from manual.stack_spec import StackSpec
 from reference import bucketed_stack as RB
 from reference import stack as RS
+from stack_helpers import first_failing_stack, manual_fn
 
 PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "dev")
 SEQUENCE_EXAMPLES = {"ci": 300, "thorough": 5000}.get(PROFILE, 50)  # bucketed: a few seconds for 300
@@ -162,22 +163,10 @@ def _attention_without_the_key_path(dout, cache):
 ])
 def test_a_wrong_sequence_layer_is_caught_and_named(monkeypatch, kind, bug):
     """A wrong backward inside random sequence networks: found within 200 examples, named by position and kind."""
-    from hypothesis import find
-
     monkeypatch.setitem(S._BACKWARD, kind, bug)
-
-    def fails(case):
-        try:
-            P.stack_gradients_match(case)
-        except AssertionError as err:
-            fails.message = str(err)
-            return True
-        return False
-
-    case = find(P.stack_cases(sequences=True), fails, settings=settings(
-        max_examples=200, database=None, derandomize=True, deadline=None, suppress_health_check=list(HealthCheck)))
-    assert any(layer[0] == kind for _, layer, *_ in case[0].walk()), fails.message
-    assert "loss" in fails.message or "layer " in fails.message, fails.message
+    case, message = first_failing_stack(P.stack_cases(sequences=True), 200)
+    assert any(layer[0] == kind for _, layer, *_ in case[0].walk()), message
+    assert "loss" in message or "layer " in message, message
 
 
 # ---- a user's whole sequence network ------------------------------------------------------------------
@@ -203,16 +192,6 @@ def test_a_users_lstm_network_passes_and_its_missing_carry_is_named():
         return lstm.loss_and_grads(params, X, y)
 
     assert check_implementation(any_length, stack=LM, examples=20).passed and len(seen) > 1
-
-
-def manual_fn(text, n_in):
-    spec = StackSpec.parse(text, n_in)
-
-    def fn(params, X, y):
-        loss, grads, _ = S.loss_and_grads(spec, params, X, y)
-        return loss, grads
-
-    return fn
 
 
 @pytest.mark.parametrize("text, n_in", [

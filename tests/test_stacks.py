@@ -25,6 +25,7 @@ from manual import stack as S
 from manual.stack_spec import PARAM_NAMES, StackSpec
 from reference import bucketed_stack as RB
 from reference import stack as RS
+from stack_helpers import first_failing_stack
 
 PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "dev")
 STACK_EXAMPLES = {"ci": 1000, "thorough": 20000}.get(PROFILE, 100)  # bucketed: ~20 s for 1,000 on a loaded 2-core machine
@@ -97,22 +98,10 @@ def test_the_bucketed_reference_is_jax_grad_of_the_whole_stack(case):
 ])
 def test_a_wrong_layer_among_every_layer_is_caught_and_named(monkeypatch, kind, bug):
     """A wrong backward inside random networks: found within 300 examples, named by its position and kind."""
-    from hypothesis import find
-
     monkeypatch.setitem(S._BACKWARD, kind, bug)
-
-    def fails(case):
-        try:
-            P.stack_gradients_match(case)
-        except AssertionError as err:
-            fails.message = str(err)
-            return True
-        return False
-
-    case = find(P.stack_cases(), fails, settings=settings(max_examples=300, database=None, derandomize=True,
-                                                           deadline=None, suppress_health_check=list(HealthCheck)))
-    assert any(layer[0] == kind for _, layer, *_ in case[0].walk()), fails.message
-    assert "loss" in fails.message or "layer " in fails.message, fails.message
+    case, message = first_failing_stack(P.stack_cases(), 300)
+    assert any(layer[0] == kind for _, layer, *_ in case[0].walk()), message
+    assert "loss" in message or "layer " in message, message
 
 
 def test_the_text_form_round_trips_and_names_bad_tokens():

@@ -370,9 +370,9 @@ def check_implementation(fn, *, examples: int = 200, seed: int = 0, sizes=None, 
         from .second_order_check import check_kind, check_second_order
 
         check_kind(kind)
-        given = sorted(conventions) + [n for n, v in (("stack", stack), ("input", input)) if v is not None]
-        if given:
-            raise ValueError(f"{', '.join(given)} {'is' if len(given) == 1 else 'are'} for kind='gradients'; "
+        not_for_kind = sorted(conventions) + [n for n, v in (("stack", stack), ("input", input)) if v is not None]
+        if not_for_kind:
+            raise ValueError(f"{', '.join(not_for_kind)} {'is' if len(not_for_kind) == 1 else 'are'} for kind='gradients'; "
                              f"kind={kind!r} takes params and returns gradients in dualgrad's layout")
         return check_second_order(fn, kind, examples=examples, seed=seed, sizes=sizes, hidden=hidden, loss=loss,
                                   max_layers=max_layers, max_width=max_width, max_batch=max_batch, l2=l2,
@@ -665,7 +665,7 @@ class _Plan:
                 conv.loss_name(name)
                 if sizes is not None:
                     NetworkSpec(sizes, "identity", name)
-            except ValueError as err:
+            except ValueError:
                 if loss is not None:
                     raise
                 continue
