@@ -14,9 +14,6 @@ import math
 import sys
 from pathlib import Path
 
-from cosmic_ray.work_db import WorkDB, use_db
-from cosmic_ray.work_item import TestOutcome, WorkerOutcome
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from mutation_sample import sampled  # noqa: E402
 
@@ -45,6 +42,9 @@ def score_text(caught: int, tested: int, sample=None) -> str:
 
 
 def counts(session: Path):
+    from cosmic_ray.work_db import WorkDB, use_db  # here: wilson and score_text need no cosmic-ray
+    from cosmic_ray.work_item import TestOutcome, WorkerOutcome
+
     done = {"killed": 0, "timed out": 0, "survived": 0, "incompetent": 0, "pending": 0}
     survivors = []
     with use_db(session, WorkDB.Mode.open) as db:
