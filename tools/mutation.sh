@@ -75,7 +75,8 @@ declare -A TESTS=(
   # (MUTATION_SAMPLE, docs/mutation-testing.md). stack: its contract tests first, then the tests that call
   # manual.stack (test_stacks.py less its spec-only tests and the bucketed reference's; 30 s unmutated)
   [stack]="tests/test_contracts_stack.py tests/test_stack_check.py tests/test_contracts_eval.py
-           tests/test_stacks.py::test_random_stacks_match_jax tests/test_stacks.py::test_random_networks_of_every_layer_match_jax
+           tests/test_stacks.py::test_random_stacks_match_jax
+           tests/test_stacks.py::test_random_networks_of_every_layer_match_jax
            tests/test_stacks.py::test_a_wrong_layer_among_every_layer_is_caught_and_named
            tests/test_stacks.py::test_an_mlp_stack_is_the_network_spec_of_the_fast_path
            tests/test_stacks.py::test_a_wrong_layer_in_a_stack_is_caught_and_shrunk
