@@ -309,7 +309,7 @@ def _pairs_of(layers, tree):
         if kind == "dense":
             pairs.append(tuple(p))
         elif kind == "conv":
-            pairs.append((p[0].reshape(p[0].shape[0], -1), p[1]))  # W as (F, C·k·k), b (F,)
+            pairs.append((p[0].reshape(p[0].shape[0], -1).T, p[1]))  # W as (C·k·k, F) = (fan_in, fan_out), b (F,)
         elif kind in ("batchnorm", "layernorm"):
             pairs.append((p[0][None, :], p[1]))  # γ as a (1, D) row, β (D,)
         elif kind == "embedding":
@@ -336,7 +336,7 @@ def _tree_of(layers, all_shapes, it):
             out.append(tuple(next(it)))
         elif kind == "conv":
             W, b = next(it)
-            out.append((W.reshape(shapes[0]), b))
+            out.append((W.T.reshape(shapes[0]), b))  # (C·k·k, F) -> (F, C·k·k) -> (F, C, k, k)
         elif kind in ("batchnorm", "layernorm"):
             W, b = next(it)
             out.append((W[0], b))

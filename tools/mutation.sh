@@ -6,6 +6,8 @@
 #   MUTATION_FROM=/tmp/before MUTATION_DIR=/tmp/after tools/mutation.sh losses
 #                                          # only the survivors of an earlier run, with today's tests
 #   MUTATION_REV=4d354f9 tools/mutation.sh embedding   # the tree of another commit (a "before" run)
+#   MUTATION_SAMPLE=40 MUTATION_SEED=0 tools/mutation.sh stack
+#                                          # a seeded random sample of 40 of the module's mutants
 #
 # Slow (minutes to an hour per module on one core): NOT part of CI. Needs `pip install -e '.[mutation]'`.
 # cosmic-ray writes each mutant into the source file on disk, so the run never touches this work
@@ -22,6 +24,11 @@
 # MUTATION_FROM=DIR reruns only the mutants that survived the session in DIR (another directory than
 # $MUTATION_DIR): valid when the module is unchanged (checked) and tests were only added since, so
 # that a mutant killed then is killed now (derandomized profile, same earlier tests in the command).
+#
+# MUTATION_SAMPLE=N (MUTATION_SEED=S, default 0) runs a random sample of N of the module's mutants,
+# the same N for the same module, config and seed (tools/mutation_sample.py: drawn from the mutants
+# sorted by operator and occurrence, not by cosmic-ray's random job ids); the table gives the score
+# with its 95 % Wilson interval, "sampled N of M". With MUTATION_FROM, the earlier session's sample.
 set -euo pipefail
 
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
@@ -29,6 +36,8 @@ OUT="${MUTATION_DIR:-/tmp/dualgrad-mutation}"
 TIMEOUT="${MUTATION_TIMEOUT:-120}"   # seconds per mutant; a mutant past it counts as timed out
 FROM="${MUTATION_FROM:-}"            # rerun only the survivors of the session in this directory
 REV="${MUTATION_REV:-HEAD}"          # the commit whose tree is mutated and tested
+SAMPLE="${MUTATION_SAMPLE:-}"        # run a random sample of this many mutants per module
+SEED="${MUTATION_SEED:-0}"           # the sample's seed
 if [ -n "$FROM" ]; then
   FROM="$(cd "$FROM" && pwd)" && OUT="$(mkdir -p "$OUT" && cd "$OUT" && pwd)"
   [ "$FROM" != "$OUT" ] || { echo "tools/mutation.sh: error: MUTATION_FROM must differ from MUTATION_DIR" >&2; exit 2; }
@@ -62,11 +71,17 @@ declare -A TESTS=(
                tests/test_float32_layers.py::test_a_correct_float32_layer_never_fails[dense]
                tests/test_torch_adapter.py::test_half_precisions_pass_a_correct_function_and_fail_a_wrong_one
                tests/test_torch_adapter.py::test_the_tanh_derivative_with_the_exact_forward_is_caught[float32]"
-  # not run yet (docs/mutation-testing.md): 594 and 307 mutants; test_stacks.py + test_stack_check.py took 83 s,
-  # test_intermediates.py 39 s, unmutated
-  # on the shared machine, so several hours each; the fast files first
-  [stack]="tests/test_stack_check.py tests/test_contracts_eval.py tests/test_stacks.py"
-  [intermediates]="tests/test_intermediates.py"
+  # the one network description (594 mutants) and the engine's intermediates (307): sampled runs
+  # (MUTATION_SAMPLE, docs/mutation-testing.md). stack: its contract tests first, then the tests that call
+  # manual.stack (test_stacks.py less its spec-only tests and the bucketed reference's; 30 s unmutated)
+  [stack]="tests/test_contracts_stack.py tests/test_stack_check.py tests/test_contracts_eval.py
+           tests/test_stacks.py::test_random_stacks_match_jax
+           tests/test_stacks.py::test_random_networks_of_every_layer_match_jax
+           tests/test_stacks.py::test_a_wrong_layer_among_every_layer_is_caught_and_named
+           tests/test_stacks.py::test_an_mlp_stack_is_the_network_spec_of_the_fast_path
+           tests/test_stacks.py::test_a_wrong_layer_in_a_stack_is_caught_and_shrunk
+           tests/test_stacks.py::test_a_batchnorm_dropout_stack_learns_spirals_like_the_plain_mlp"
+  [intermediates]="tests/test_contracts_intermediates.py tests/test_intermediates.py"
 )
 declare -A PATHS=([embedding]="manual/layers/embedding.py" [dropout]="manual/layers/dropout.py"
                   [precision]="dualgrad/engine/precision.py" [intermediates]="dualgrad/engine/intermediates.py")
@@ -112,6 +127,7 @@ c.execute("DELETE FROM work_results WHERE test_outcome = ?", ("SURVIVED",)); c.c
     rm -f "$OUT/$m.sqlite"
     cosmic-ray init "$OUT/$m.toml" "$OUT/$m.sqlite"
     cr-filter-operators "$OUT/$m.sqlite" "$OUT/$m.toml"
+    [ -z "$SAMPLE" ] || python "$REPO/tools/mutation_sample.py" "$OUT/$m.sqlite" "$SAMPLE" "$SEED"
   fi
   nice -n 15 cosmic-ray baseline "$OUT/$m.toml"  # the unmutated code must pass its test command
   start=$(date +%s)
