@@ -79,6 +79,19 @@ def test_right_intermediates_and_a_wrong_parameter_gradient_blame_the_last_step(
     assert "the intermediates agree with jax.grad, so the step to the parameters is wrong: layer 1, db" in lines[1]
 
 
+def test_a_wrong_intermediate_fails_even_when_every_parameter_gradient_is_right():
+    """The verdict covers what the function returns: right dW, db and loss do not excuse a wrong dlogits."""
+
+    def doubled_dlogits(params, X, y):
+        loss, grads, inter = ArticleNet("tanh", "cross_entropy", bias="row", intermediates="all")(params, X, y)
+        return loss, grads, {**inter, "dlogits": 2 * inter["dlogits"]}
+
+    result = check_implementation(doubled_dlogits, hidden="tanh", loss="cross_entropy", bias="row", examples=FEW)
+    assert not result.passed
+    assert result.message.splitlines()[0].startswith("dlogits ✗"), result.message
+    assert all(row.passed for row in result.report.rows) and result.report.loss_passed
+
+
 def test_kink_either_applies_to_intermediates_too():
     net = ArticleNet("relu", "binary_cross_entropy", bias="row", relu_at_zero=1.0, intermediates="all")
     assert check_implementation(net, hidden="relu", loss="binary_cross_entropy", bias="row", kink="either").passed

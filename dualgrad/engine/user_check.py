@@ -429,7 +429,10 @@ def check_implementation(fn, *, examples: int = 200, seed: int = 0, sizes=None, 
             raise
         report = compare(spec_int, conv, params, X, y, user, loss_rtol, name=name)
         if not report.passed:
-            if not report.forwards_differ and _rounding_only(spec_int, conv, params, X, y, user):
+            # parameter gradients off by rounding only are no failure; a returned intermediate that
+            # differs is one (its rows compare to a tolerance of their own, rounding included)
+            if (not report.forwards_differ and all(row.passed for row in report.intermediates)
+                    and _rounding_only(spec_int, conv, params, X, y, user)):
                 report = None
             elif near_a_kink(spec_int, params, X):
                 reject()
