@@ -309,17 +309,17 @@ def layer_vjp(layer, x, p, dout, seed, n, ids=False):
     if kind == "flatten":  # a reshape: data layout
         out = x.reshape(x.shape[0], -1)
         return (out, None, None) if dout is None else (out, np.asarray(dout).reshape(x.shape), ())
-    if dout is None:  # the windowed and whole-layer programs below are vjps only: pull back a zero dout
-        out, _, _ = layer_vjp(layer, x, p, np.zeros(_out_shape(layer, x, p)), seed, n, ids)
-        return out, None, None
+    g = None if dout is None else np.asarray(dout)
     if kind == "conv" and BW.fits_conv(x.shape, np.shape(p[0]), (layer[4],) * 2, (1, 1)):
         s, pad = layer[3], layer[4]
-        out, dx, dW, db = BW.conv2d_vjp(x, np.asarray(p[0]), np.asarray(p[1]), np.asarray(dout), (s, s),
-                                        (pad, pad), (1, 1))
-        return out, dx, (dW, db)
+        out, dx, dW, db = BW.conv2d_vjp(x, np.asarray(p[0]), np.asarray(p[1]), g, (s, s), (pad, pad), (1, 1))
+        return (out, None, None) if dout is None else (out, dx, (dW, db))
     if kind in ("maxpool", "avgpool") and BW.fits_pool(x.shape, (layer[1],) * 2):
-        out, dx = BW.pool2d_vjp(kind[:3], x, np.asarray(dout), (layer[1],) * 2, (layer[2],) * 2)
-        return out, dx, ()
+        out, dx = BW.pool2d_vjp(kind[:3], x, g, (layer[1],) * 2, (layer[2],) * 2)
+        return (out, None, None) if dout is None else (out, dx, ())
+    if dout is None:  # the whole-layer program below is a vjp only: pull back a zero dout
+        out, _, _ = layer_vjp(layer, x, p, np.zeros(_out_shape(layer, x, p)), seed, n, ids)
+        return out, None, None
     out, dx, dparams = _whole_layer(layer, ids)(x, _stack._params_tree([layer], [p])[0], np.int64(seed),
                                                  np.int64(n), jnp.asarray(dout, jnp.float64))
     return np.asarray(out), None if dx is None else np.asarray(dx), tuple(np.asarray(a) for a in dparams)

@@ -81,6 +81,9 @@ def test_bucketed_conv_equals_the_plain_twin(case):
     bucketed = BW.conv2d_vjp(case.x, case.W, case.b, case.dout, case.stride, case.padding, case.dilation)
     for name, got, want in zip(("out", "dx", "dW", "db"), bucketed, _plain_conv(case)):
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12, err_msg=name)
+    forward = BW.conv2d_vjp(case.x, case.W, case.b, None, case.stride, case.padding, case.dilation)
+    assert forward[1:] == (None, None, None)  # dout None: the forward program, out only
+    np.testing.assert_allclose(forward[0], bucketed[0], rtol=1e-13, atol=1e-15, err_msg="forward-only out")
 
 
 @settings(max_examples=8, suppress_health_check=list(HealthCheck))
@@ -97,6 +100,9 @@ def test_bucketed_pool_equals_the_plain_twin(case, kind):
     for name, g, w in zip(("out", "dx"), got, run(case.x, case.dout)):
         np.testing.assert_array_equal(g, w, err_msg=f"{kind} {name}") if kind == "max" else \
             np.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-14, err_msg=f"{kind} {name}")
+    out, dx = BW.pool2d_vjp(kind, case.x, None, case.size, case.stride)  # dout None: the forward program
+    assert dx is None
+    np.testing.assert_allclose(out, got[0], rtol=1e-13, atol=1e-15, err_msg=f"{kind} forward-only out")
 
 
 # ---------------------------------------------------------------- the edge cases are drawn, not filtered

@@ -50,7 +50,11 @@ def fits_pool(x_shape, size) -> bool:
 
 
 @lru_cache(maxsize=None)
-def _conv_program(dilation):
+def _conv_program(dilation, forward=False):
+    """The bucket's conv at stride 1, padding 0: `(out,)` (forward) or `(out, dx, dW, db)` for g."""
+    if forward:
+        return jax.jit(lambda xb, Wb, bb: (conv2d(xb, Wb, bb, 1, 0, dilation),))
+
     def run(xb, Wb, bb, gb):
         out, vjp = jax.vjp(lambda x, W, b: conv2d(x, W, b, 1, 0, dilation), xb, Wb, bb)
         return (out,) + vjp(gb)
@@ -59,8 +63,11 @@ def _conv_program(dilation):
 
 
 @lru_cache(maxsize=None)
-def _pool_program(kind, size):
+def _pool_program(kind, size, forward=False):
+    """The bucket's pool at stride 1: `(out,)` (forward) or `(out, dx)` for g."""
     layer = maxpool2d if kind == "max" else avgpool2d
+    if forward:
+        return jax.jit(lambda xb: (layer(xb, size, 1),))
 
     def run(xb, gb):
         out, vjp = jax.vjp(lambda x: layer(x, size, 1), xb)
@@ -79,9 +86,12 @@ def _spread(dout, bucket_shape, stride):
 
 def conv2d_vjp(x, W, b, dout, stride, padding, dilation):
     """(out, dx, dW, db) of `reference.layers.conv2d` at (x, W, b) for upstream gradient dout,
-    all float64 NumPy arrays. stride, padding, dilation: (h, w) pairs."""
+    all float64 NumPy arrays. stride, padding, dilation: (h, w) pairs. dout None: the forward
+    program only, (out, None, None, None)."""
     (N, C, H, Wd), (F, _, HH, WW) = x.shape, W.shape
-    (ph, pw), (sh, sw), (Ho, Wo) = padding, stride, dout.shape[2:]
+    (ph, pw), (sh, sw) = padding, stride
+    Ho = (H + 2 * ph - dilation[0] * (HH - 1) - 1) // sh + 1
+    Wo = (Wd + 2 * pw - dilation[1] * (WW - 1) - 1) // sw + 1
     assert fits_conv(x.shape, W.shape, padding, dilation), "case outside the bucket"
     xb = np.zeros((NB, CB, XB, XB))
     xb[:N, :C, ph:ph + H, pw:pw + Wd] = x
@@ -89,6 +99,9 @@ def conv2d_vjp(x, W, b, dout, stride, padding, dilation):
     Wb[:F, :C, :HH, :WW] = W
     bb = np.zeros(FB)
     bb[:F] = b
+    if dout is None:
+        (out,) = _conv_program(tuple(dilation), True)(xb, Wb, bb)
+        return np.asarray(out)[:N, :F, ::sh, ::sw][:, :, :Ho, :Wo], None, None, None
     out_hw = (XB - (KB - 1) * dilation[0], XB - (KB - 1) * dilation[1])
     gb = _spread(dout, (NB, FB) + out_hw, stride)
     out, dxb, dWb, dbb = (np.asarray(a) for a in _conv_program(tuple(dilation))(xb, Wb, bb, gb))
@@ -97,12 +110,17 @@ def conv2d_vjp(x, W, b, dout, stride, padding, dilation):
 
 
 def pool2d_vjp(kind, x, dout, size, stride):
-    """(out, dx) of `reference.layers.maxpool2d` (kind "max") or `avgpool2d` ("avg")."""
+    """(out, dx) of `reference.layers.maxpool2d` (kind "max") or `avgpool2d` ("avg"); dout None:
+    the forward program only, (out, None)."""
     N, C, H, W = x.shape
-    (sh, sw), (Ho, Wo) = stride, dout.shape[2:]
+    sh, sw = stride
+    Ho, Wo = (H - size[0]) // sh + 1, (W - size[1]) // sw + 1
     assert fits_pool(x.shape, size), "case outside the bucket"
     xb = np.zeros((NB, CB, PB, PB))  # the fill is read by no real window
     xb[:N, :C, :H, :W] = x
+    if dout is None:
+        (out,) = _pool_program(kind, tuple(size), True)(xb)
+        return np.asarray(out)[:N, :C, ::sh, ::sw][:, :, :Ho, :Wo], None
     gb = _spread(dout, (NB, CB, PB - size[0] + 1, PB - size[1] + 1), stride)
     out, dxb = (np.asarray(a) for a in _pool_program(kind, tuple(size))(xb, gb))
     return out[:N, :C, ::sh, ::sw][:, :, :Ho, :Wo], dxb[:N, :C, :H, :W]
