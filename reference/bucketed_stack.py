@@ -84,8 +84,8 @@ def _pad(a, shape, fill=0):
 @lru_cache(maxsize=None)
 def _program(twin, ndiff, forward):
     """The jitted program of `twin(*args)`: forward, `(out,)`; else `(out, *d args[:ndiff])`, the vjp
-    pulled back with one more argument g (dout). The forward pass runs the forward programs (a third
-    of the vjp's work) and the backward pass the vjp programs, which recompute the forward."""
+    pulled back with one more argument g (dout). The forward pass runs the forward programs (the
+    vjp's first half alone) and the backward pass the vjp programs, which recompute the forward."""
     if forward:
         return jax.jit(lambda *args: (twin(*args),))
 
